@@ -1,0 +1,3 @@
+"""swarmlet: Docker Swarm mode as one file."""
+
+__version__ = "0.1.0"

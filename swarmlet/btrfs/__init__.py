@@ -1,0 +1,1 @@
+"""btrfs storage setup for Docker."""

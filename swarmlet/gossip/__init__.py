@@ -1,0 +1,1 @@
+"""SWIM membership with Lifeguard: sans-I/O core, trio runner."""

@@ -1,0 +1,1 @@
+"""Orchestrators: replicated, global, jobs, restarts, rolling updates (reconcile steps are pure)."""

@@ -1,0 +1,1 @@
+"""Overlay networks: VXLAN, container attachment, DNS, routing mesh, encrypted data path."""

@@ -1,0 +1,1 @@
+"""Raft among managers: sans-I/O core, sqlite3 storage, trio runner."""

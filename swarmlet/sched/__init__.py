@@ -1,0 +1,1 @@
+"""Scheduler: filters, spread and placement preferences, batch placement (pure)."""

@@ -1,0 +1,1 @@
+"""Keys, join tokens, node certificates, channel crypto, autolock, key rotation."""

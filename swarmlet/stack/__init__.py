@@ -1,0 +1,1 @@
+"""Compose files to service, network, secret and config specs."""

@@ -1,0 +1,1 @@
+"""Cluster objects, the state machine applied from raft, indexes and watches."""

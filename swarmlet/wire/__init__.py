@@ -1,0 +1,1 @@
+"""Websocket sessions between nodes: frames, handshake, request/response, streams."""

@@ -1,0 +1,1 @@
+"""Worker: task controllers, the docker executor, logs."""
