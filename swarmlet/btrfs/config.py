@@ -205,7 +205,7 @@ def has_storage_driver(exec_start: str) -> bool:
 
 def unit_exec_starts(text: str) -> list[str]:
     """ExecStart= values of a unit or drop-in, in order (an empty value resets the list)."""
-    joined = re.sub(r"\\\n", " ", text)
+    joined = re.sub(r"\s*\\\n\s*", " ", text)
     section, values = "", []
     for raw in joined.splitlines():
         line = raw.strip()

@@ -130,6 +130,8 @@ def check(opts: Options, facts: Facts) -> list[str]:
             f"`ExecStart={flag.without_flag()}`, then `systemctl daemon-reload`; "
             "or pass --force to have that drop-in written"
         )
+    if opts.device and opts.size is not None:
+        r.append("--size goes with --image: a device is used whole")
     if opts.migrate and opts.no_restart:
         r.append(
             "--migrate loads the images into the restarted engine: it cannot go with --no-restart"

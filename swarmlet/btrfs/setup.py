@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import sys
 import tempfile
@@ -61,7 +62,11 @@ def probe(opts: Options) -> Facts:
             f.device_mounts = host.mounts_of_device(dev)
             f.device_holders = host.holders(dev)
             f.device_signature = host.fs_signature(dev)
-            if mount and mount.fstype == "btrfs" and f.device_mounts == [os.path.realpath(root)]:
+            if (
+                mount
+                and mount.fstype == "btrfs"
+                and set(f.device_mounts) == {os.path.realpath(root)}
+            ):
                 f.configured = True
                 f.device_uuid = host.fs_uuid(dev)
     f.fstab_text = host.read_text(opts.fstab)
@@ -113,6 +118,7 @@ class Runner:
         self.undo: list[tuple[str, Callable[[], None]]] = []
         self.tmp: str | None = None
         self.notes: list[str] = []
+        self.irreversible: list[str] = []
 
     def run(self, steps: list[Step]) -> int:
         n = len(steps)
@@ -145,7 +151,16 @@ class Runner:
         return 0
 
     def rollback(self) -> None:
-        if not self.undo:
+        """Undo in reverse order; a second ^C or SIGTERM must not cut the rollback short."""
+        saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._rollback()
+        finally:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
+
+    def _rollback(self) -> None:
+        if not self.undo and not self.irreversible:
             log("Nothing had been changed: the host is as it was.")
             return
         log("Rolling back what this run did:")
@@ -161,6 +176,12 @@ class Runner:
             log("The host is NOT back to how it was; still to fix by hand:")
             for f in failed:
                 log(f"  - {f}")
+        elif self.irreversible:
+            log(
+                "The host is back to how it was before this run, except: "
+                + "; ".join(self.irreversible)
+                + "."
+            )
         else:
             log("The host is back to how it was before this run.")
 
@@ -184,7 +205,7 @@ class Runner:
             argv.append("-f")
         host.run(argv + [s.args["target"]])
         if self.opts.device:
-            self.notes.append(f"{self.opts.device} now holds a btrfs file system.")
+            self.irreversible.append(f"{self.opts.device} now holds an empty btrfs file system")
 
     def do_save_images(self, s: Step) -> None:
         self.tmp = tempfile.mkdtemp(prefix=".swarmlet-btrfs-images-", dir=migrate_dir(self.opts))
@@ -312,4 +333,13 @@ def setup(opts: Options) -> int:
         for i, s in enumerate(steps, 1):
             log(f"  {i}. {s.text}")
         return 0
-    return Runner(opts, facts).run(steps)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return Runner(opts, facts).run(steps)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM unwinds like ^C, so that the rollback runs."""
+    raise KeyboardInterrupt
