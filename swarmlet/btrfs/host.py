@@ -80,13 +80,21 @@ def _dev_of(path: str) -> str:
 
 
 def mounts_of_device(dev: str) -> list[str]:
-    """Mount points of a block device (by major:minor, so any name of it counts)."""
+    """Mount points of a block device, by major:minor or by source (btrfs shows its own dev)."""
     try:
         st = os.stat(dev)
     except OSError:
         return []
     mm = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
-    return [m.mountpoint for m in mounts() if m.major_minor == mm]
+    real = os.path.realpath(dev)
+    return list(
+        dict.fromkeys(
+            m.mountpoint
+            for m in mounts()
+            if m.major_minor == mm
+            or (m.source.startswith("/") and os.path.realpath(m.source) == real)
+        )
+    )
 
 
 def loop_backing_file(dev: str) -> str | None:

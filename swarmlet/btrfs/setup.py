@@ -65,7 +65,7 @@ def probe(opts: Options) -> Facts:
             if (
                 mount
                 and mount.fstype == "btrfs"
-                and set(f.device_mounts) == {os.path.realpath(root)}
+                and os.path.realpath(mount.source) == os.path.realpath(dev)
             ):
                 f.configured = True
                 f.device_uuid = host.fs_uuid(dev)

@@ -374,3 +374,44 @@ def test_failure_midway_rolls_back(host):
         assert undone in res.stdout
     assert "The host is back to how it was" in res.stdout
     assert snapshot(host) == before
+
+
+def test_device_setup_by_uuid_with_unit_flag_fixed_by_dropin(host):
+    backing = os.path.join(host.d, "disk.img")
+    with open(backing, "wb") as f:
+        f.truncate(1 << 30)
+    dev = subprocess.run(
+        ["losetup", "-f", "--show", backing], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    host.loops.append(dev)
+    vendor = os.path.join(host.d, "systemd", "docker.service")
+    os.makedirs(os.path.dirname(vendor))
+    unit = "[Service]\nExecStart=/usr/bin/dockerd -H fd:// \\\n  -s overlay2 --containerd=/run/c.sock\n"
+    with open(vendor, "w") as f:
+        f.write(unit)
+    os.chmod(host.daemon_json, 0o640)
+
+    res = host.btrfs("setup", "--device", dev, "--label", "swb", "--force", *host.setup_args())
+    assert res.returncode == 0, res.stderr
+    assert host.driver() == "btrfs"
+    uuid = subprocess.run(
+        ["blkid", "-s", "UUID", "-o", "value", dev], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert _fstab_entries(host) == [
+        f"UUID={uuid} {host.data} btrfs defaults,nofail,x-systemd.before=docker.service 0 0"
+    ]
+    assert 'LABEL="swb"' in _blkid(dev)
+    with open(vendor) as f:
+        assert f.read() == unit, "the vendor unit is never edited"
+    dropin = os.path.join(host.d, "systemd", "docker.service.d", "zz-swarmlet-storage-driver.conf")
+    with open(dropin) as f:
+        assert (
+            "ExecStart=\nExecStart=/usr/bin/dockerd -H fd:// --containerd=/run/c.sock\n" in f.read()
+        )
+    assert os.stat(host.daemon_json).st_mode & 0o777 == 0o640
+
+    again = host.btrfs("setup", "--device", dev, "--label", "swb", *host.setup_args())
+    assert again.returncode == 0 and "already configured" in again.stdout
+    status = host.btrfs("status", *host.args())
+    assert status.returncode == 0, status.stdout
+    assert f"UUID={uuid}" in status.stdout
