@@ -52,7 +52,8 @@ class FstabEntry:
 
     @property
     def line(self) -> str:
-        return f"{self.source} {self.mountpoint} {self.fstype} {self.options} 0 0"
+        source, mountpoint = _fstab_escape(self.source), _fstab_escape(self.mountpoint)
+        return f"{source} {mountpoint} {self.fstype} {self.options} 0 0"
 
 
 def fstab_line(source: str, mountpoint: str, *, loop: bool) -> str:
@@ -62,7 +63,7 @@ def fstab_line(source: str, mountpoint: str, *, loop: bool) -> str:
     btrfs, then refuses to start on the bare folder instead of filling the root file system.
     """
     options = ("loop," if loop else "") + "defaults," + FSTAB_BOOT_OPTIONS
-    return f"{source} {_fstab_escape(mountpoint)} btrfs {options} 0 0"
+    return f"{_fstab_escape(source)} {_fstab_escape(mountpoint)} btrfs {options} 0 0"
 
 
 def _fstab_escape(path: str) -> str:
@@ -81,7 +82,13 @@ def parse_fstab(text: str) -> list[FstabEntry]:
             continue
         options = fields[3] if len(fields) > 3 else "defaults"
         entries.append(
-            FstabEntry(fields[0], _norm(_fstab_unescape(fields[1])), fields[2], options, no)
+            FstabEntry(
+                _fstab_unescape(fields[0]),
+                _norm(_fstab_unescape(fields[1])),
+                fields[2],
+                options,
+                no,
+            )
         )
     return entries
 

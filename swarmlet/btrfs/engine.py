@@ -30,13 +30,13 @@ def info(host: str | None) -> dict | None:
         client.close()
 
 
-def wait_for_driver(host: str | None, timeout: float = 90) -> str:
-    """Wait until the engine answers; returns the storage driver it reports."""
+def wait_for_info(host: str | None, timeout: float = 90) -> dict:
+    """Wait until the engine answers; returns its /info."""
     deadline = time.monotonic() + timeout
     while True:
         got = info(host)
         if got is not None:
-            return got.get("Driver", "")
+            return got
         if time.monotonic() > deadline:
             raise StepError(f"the Docker engine ({host or 'default'}) did not answer in {timeout}s")
         time.sleep(0.5)

@@ -121,13 +121,45 @@ def loops_of_file(path: str) -> list[str]:
 
 
 def holders(dev: str) -> list[str]:
+    """What uses a block device: device-mapper, md, ... (from sysfs), and swap."""
     name = os.path.basename(os.path.realpath(dev))
-    for base in (f"/sys/class/block/{name}/holders",):
-        try:
-            return os.listdir(base)
-        except OSError:
-            pass
-    return []
+    try:
+        out = os.listdir(f"/sys/class/block/{name}/holders")
+    except OSError:
+        out = []
+    swaps = (read_text("/proc/swaps") or "").splitlines()[1:]
+    if any(os.path.realpath(line.split()[0]) == os.path.realpath(dev) for line in swaps if line):
+        out.append("swap")
+    return out
+
+
+def partitions(dev: str) -> list[str]:
+    """The partitions of a disk, as /dev paths."""
+    name = os.path.basename(os.path.realpath(dev))
+    base = f"/sys/class/block/{name}"
+    try:
+        children = os.listdir(base)
+    except OSError:
+        return []
+    return [f"/dev/{c}" for c in children if os.path.exists(f"{base}/{c}/partition")]
+
+
+def device_size(dev: str) -> int | None:
+    name = os.path.basename(os.path.realpath(dev))
+    text = read_text(f"/sys/class/block/{name}/size")
+    return int(text) * 512 if text and text.strip().isdigit() else None
+
+
+def tree_size(path: str) -> int:
+    """Bytes allocated under a folder (like `du`), without following links."""
+    total = 0
+    for base, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(base, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
 
 
 def fs_signature(path: str) -> str | None:

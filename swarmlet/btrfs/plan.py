@@ -77,6 +77,8 @@ class Facts:
     images: list[str] = field(default_factory=list)
     images_size: int = 0
     migrate_dir_free: int | None = None
+    volumes_size: int = 0
+    target_size: int | None = None  # of the device; an image's is --size
     aside: str = ""
 
 
@@ -226,6 +228,13 @@ def _check_migrate(opts: Options, facts: Facts) -> list[str]:
             f"not enough space in {migrate_dir(opts)} to save the images: "
             f"{format_size(facts.images_size)} needed, {format_size(facts.migrate_dir_free)} free"
         )
+    target = opts.size if opts.image else facts.target_size
+    wanted = facts.images_size + facts.volumes_size + MIGRATE_HEADROOM
+    if target is not None and target < wanted:
+        r.append(
+            f"the new file system ({format_size(target)}) is too small for the images and "
+            f"volumes to carry over ({format_size(wanted)} with some room)"
+        )
     if _inside(migrate_dir(opts), opts.data_root):
         r.append("the folder for the saved images cannot be inside the data root")
     return r
@@ -246,16 +255,17 @@ def build_plan(opts: Options, facts: Facts) -> list[Step]:
     fstab = facts.fstab_text or ""
     if not any(config.fstab_matches(e, sources, root) for e in config.parse_fstab(fstab)):
         if opts.image:
-            line = config.fstab_line(os.path.abspath(opts.image), root, loop=True)
+            source = os.path.abspath(opts.image)
         elif facts.device_uuid:
-            line = config.fstab_line(f"UUID={facts.device_uuid}", root, loop=False)
+            source = f"UUID={facts.device_uuid}"
         else:
-            line = config.fstab_line("UUID=<uuid of the new file system>", root, loop=False)
+            source = None  # the UUID of the file system this run makes
+        shown = config.fstab_line(source or "UUID=<new-uuid>", root, loop=bool(opts.image))
         steps.append(
             Step(
                 "write_fstab",
-                f"add to {opts.fstab}: {line}",
-                {"line": line, "uuid_of": None if opts.image or facts.device_uuid else opts.device},
+                f"add to {opts.fstab}: {shown}",
+                {"source": source, "uuid_of": opts.device, "loop": bool(opts.image)},
             )
         )
     config_changed = False

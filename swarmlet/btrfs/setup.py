@@ -61,6 +61,10 @@ def probe(opts: Options) -> Facts:
         if f.device_is_block:
             f.device_mounts = host.mounts_of_device(dev)
             f.device_holders = host.holders(dev)
+            for part in host.partitions(dev):
+                f.device_mounts += host.mounts_of_device(part)
+                f.device_holders += [f"{h} (on {part})" for h in host.holders(part)]
+            f.target_size = host.device_size(dev)
             f.device_signature = host.fs_signature(dev)
             if (
                 mount
@@ -78,6 +82,7 @@ def probe(opts: Options) -> Facts:
     f.unit_flag = find_unit_flag(opts.systemd_dirs)
     if opts.migrate and f.engine_running and not f.configured:
         f.images, f.images_size = engine.tagged_images(opts.docker_host)
+        f.volumes_size = host.tree_size(os.path.join(root, "volumes"))
         mdir = migrate_dir(opts)
         f.migrate_dir_free = host.free_bytes(mdir) if os.path.isdir(mdir) else None
     f.aside = f"{root.rstrip('/')}.pre-btrfs-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -267,15 +272,16 @@ class Runner:
         host.run(["cp", "-a", "--reflink=auto", s.args["src"], s.args["dst"]], timeout=3600)
 
     def do_write_fstab(self, s: Step) -> None:
-        line = s.args["line"]
-        if s.args.get("uuid_of"):
+        source = s.args["source"]
+        if source is None:
             uuid = host.fs_uuid(s.args["uuid_of"])
             if not uuid:
                 raise StepError(f"no UUID found on {s.args['uuid_of']}")
-            line = line.replace("UUID=<uuid of the new file system>", f"UUID={uuid}")
-            log(f"      {line}")
+            source = f"UUID={uuid}"
+            log(f"      the new file system is {source}")
+        line = config.fstab_line(source, self.opts.data_root, loop=s.args["loop"])
         old = self.facts.fstab_text
-        new = config.fstab_with_entry(old or "", line, {line.split()[0]}, self.opts.data_root)
+        new = config.fstab_with_entry(old or "", line, {source}, self.opts.data_root)
         self._write_restorable(self.opts.fstab, old, new)
 
     def do_write_daemon_json(self, s: Step) -> None:
@@ -290,6 +296,10 @@ class Runner:
             self._push("reloaded systemd", lambda: host.run(["systemctl", "daemon-reload"]))
 
     def _write_restorable(self, path: str, old: str | None, new: str) -> None:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=0o755)
+            self._push(f"removed the folder {folder}", lambda: os.rmdir(folder))
         self._push(
             f"restored {path}" if old is not None else f"removed {path}",
             lambda: host.restore_text(path, old),
@@ -301,10 +311,13 @@ class Runner:
         self._start()
 
     def do_verify(self, s: Step) -> None:
-        driver = engine.wait_for_driver(self.opts.docker_host)
+        info = engine.wait_for_info(self.opts.docker_host)
+        driver, root = info.get("Driver", ""), info.get("DockerRootDir", "")
         if driver != "btrfs":
             raise StepError(f"the engine reports the storage driver {driver!r}, not btrfs")
-        log("      the engine reports: Storage Driver: btrfs")
+        if not engine.owns_root(info, self.opts.data_root):
+            raise StepError(f"the engine's data root is {root}, not {self.opts.data_root}")
+        log(f"      the engine reports: Storage Driver: btrfs, Docker Root Dir: {root}")
 
     def do_load_images(self, s: Step) -> None:
         assert self.tmp
@@ -325,9 +338,14 @@ def setup(opts: Options) -> int:
             f"already configured: {opts.data_root} is btrfs on {opts.source}, in {opts.fstab} "
             f"and {opts.daemon_json}; nothing changed"
         )
+        if not facts.engine_running:
+            log(f"Docker is not running; start it with: {' '.join(opts.docker_start)}")
         return 0
     if opts.migrate:
-        log("Note: containers are not carried over to btrfs; images and volumes are.")
+        log(
+            "Note: containers are not carried over to btrfs (recreate them afterwards); "
+            "tagged images and volumes are."
+        )
     if opts.dry_run:
         log("Plan (dry run, nothing is changed):")
         for i, s in enumerate(steps, 1):

@@ -130,3 +130,14 @@ def test_effective_exec_start_follows_dropins():
 def test_dropin_resets_exec_start():
     text = config.dropin_text("/usr/bin/dockerd -H fd://")
     assert config.unit_exec_starts(text) == ["", "/usr/bin/dockerd -H fd://"]
+
+
+def test_fstab_source_with_space_round_trips():
+    line = config.fstab_line("/srv/my img", "/var/lib/docker", loop=True)
+    assert line.startswith("/srv/my\\040img ")
+    [entry] = config.parse_fstab(line)
+    assert entry.source == "/srv/my img" and entry.line == line
+    assert (
+        config.fstab_with_entry(line + "\n", line, {"/srv/my img"}, "/var/lib/docker")
+        == line + "\n"
+    )

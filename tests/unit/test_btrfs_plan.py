@@ -101,3 +101,21 @@ def test_unit_flag_reported_then_fixed_by_dropin_with_force():
     [dropin] = [s for s in steps if s.kind == "write_dropin"]
     assert dropin.args["path"] == "/etc/systemd/system/docker.service.d/" + config.DROPIN_NAME
     assert "ExecStart=\nExecStart=/usr/bin/dockerd -H fd://\n" in dropin.args["text"]
+
+
+def test_migrate_refused_when_new_file_system_too_small():
+    f = facts(data_root_entries=["image"], engine_running=True, images=["t:1"],
+              images_size=900 << 20, volumes_size=200 << 20, migrate_dir_free=10 << 30)  # fmt: skip
+    assert any("too small for the images" in r for r in check(opts(size=1 << 30, migrate=True), f))
+    assert check(opts(size=2 << 30, migrate=True), f) == []
+    assert any(
+        "no engine answers" in r for r in check(opts(migrate=True), facts(migrate_dir_free=1 << 40))
+    )
+
+
+def test_dry_run_plan_names_the_exact_commands():
+    texts = [s.text for s in build_plan(opts(), facts())]
+    assert texts[1] == f"mkfs.btrfs -L docker {IMG}"
+    assert f"mount -t btrfs -o loop {IMG} {ROOT}" in texts
+    assert any(t.endswith(config.fstab_line(IMG, ROOT, loop=True)) for t in texts)
+    assert "stop Docker: stop" in texts and "start Docker: start" in texts
