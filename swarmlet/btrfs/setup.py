@@ -85,8 +85,18 @@ def probe(opts: Options) -> Facts:
         f.volumes_size = host.tree_size(os.path.join(root, "volumes"))
         mdir = migrate_dir(opts)
         f.migrate_dir_free = host.free_bytes(mdir) if os.path.isdir(mdir) else None
-    f.aside = f"{root.rstrip('/')}.pre-btrfs-{time.strftime('%Y%m%d-%H%M%S')}"
+    f.aside = aside_name(root)
     return f
+
+
+def aside_name(root: str) -> str:
+    """A new name beside the data root for its old contents."""
+    base = f"{root.rstrip('/')}.pre-btrfs-{time.strftime('%Y%m%d-%H%M%S')}"
+    name, n = base, 1
+    while os.path.lexists(name):
+        n += 1
+        name = f"{base}-{n}"
+    return name
 
 
 def unit_files(dirs: list[str]) -> list[tuple[str, str]]:
@@ -230,14 +240,20 @@ class Runner:
     def _start(self) -> None:
         host.run(self.opts.docker_start)
 
+    def _start_and_wait(self) -> None:
+        self._start()
+        engine.wait_for_info(self.opts.docker_host)
+
     def do_stop_docker(self, s: Step) -> None:
         was_running = engine.info(self.opts.docker_host) is not None
         if was_running:
-            self._push("started Docker again", self._start)
+            self._push("started Docker again", self._start_and_wait)
         self._stop()
 
     def do_move_aside(self, s: Step) -> None:
         src, dst = s.args["src"], s.args["dst"]
+        if os.path.lexists(dst):
+            raise StepError(f"{dst} appeared meanwhile; not moving {src} onto it")
         os.rename(src, dst)
         self._push(f"moved {dst} back to {src}", lambda: os.rename(dst, src))
         self.notes.append(

@@ -213,6 +213,11 @@ def host():
         h.teardown()
 
 
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
 def _fstab_entries(h: Host) -> list[str]:
     with open(h.fstab) as f:
         return [ln for ln in f.read().splitlines() if h.data in ln]
@@ -415,3 +420,32 @@ def test_device_setup_by_uuid_with_unit_flag_fixed_by_dropin(host):
     status = host.btrfs("status", *host.args())
     assert status.returncode == 0, status.stdout
     assert f"UUID={uuid}" in status.stdout
+
+
+def test_failure_after_stopping_docker_restarts_it_as_before(host):
+    host.start_dockerd()
+    host.import_tiny_image()
+    driver_before = host.driver()
+    entries_before = sorted(os.listdir(host.data))
+    files_before = {p: _read(p) for p in (host.fstab, host.daemon_json)}
+    start_unless_btrfs = host._script(
+        "start-unless-btrfs.sh",
+        f"grep -q btrfs {host.daemon_json} && {{ echo refusing btrfs >&2; exit 3; }}\n"
+        f"exec sh {host.start_sh}\n",
+    )
+    args = host.setup_args()
+    args[args.index("--docker-start") + 1] = f"sh {start_unless_btrfs}"
+    res = host.btrfs("setup", "--image", host.image, "--size", "1G", "--force", *args)
+    assert res.returncode == 1
+    assert "FAILED: start Docker" in res.stdout and "refusing btrfs" in res.stdout
+    assert "undone: started Docker again" in res.stdout
+    assert "The host is back to how it was" in res.stdout
+
+    assert host.driver() == driver_before != "btrfs"
+    assert host.run_echo() == b"hi from btrfs\n", "the old data root, with its image, is back"
+    assert sorted(os.listdir(host.data)) == entries_before
+    assert {p: _read(p) for p in files_before} == files_before
+    assert not os.path.exists(host.image)
+    assert not [n for n in os.listdir(host.d) if n.startswith("data.pre-btrfs-")]
+    assert _loops_under(host.d) == []
+    assert [m for m in _mounts_under(host.d) if m != host.data] == []
