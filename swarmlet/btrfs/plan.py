@@ -7,6 +7,7 @@ steps that `--dry-run` prints and the runner executes, so the plan shown is the 
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 
 from swarmlet.btrfs import config
@@ -320,13 +321,8 @@ def _storage_steps(opts: Options, facts: Facts) -> list[Step]:
             )
         )
     force = bool(opts.force and (facts.image_signature or facts.device_signature))
-    steps.append(
-        Step(
-            "mkfs",
-            f"mkfs.btrfs {'-f ' if force else ''}-L {opts.label} {target}",
-            {"target": target, "force": force},
-        )
-    )
+    mkfs = ["mkfs.btrfs", *(["-f"] if force else []), "-L", opts.label, target]
+    steps.append(Step("mkfs", _cmd(mkfs), {"argv": mkfs}))
     if opts.migrate and facts.images:
         steps.append(
             Step(
@@ -347,13 +343,8 @@ def _storage_steps(opts: Options, facts: Facts) -> list[Step]:
     if facts.data_root_entries is None or facts.data_root_entries:
         steps.append(Step("mkdir", f"create the folder {root}", {"path": root}))
     loop = bool(opts.image)
-    steps.append(
-        Step(
-            "mount",
-            f"mount -t btrfs {'-o loop ' if loop else ''}{target} {root}",
-            {"source": target, "target": root, "loop": loop},
-        )
-    )
+    mount = ["mount", "-t", "btrfs", *(["-o", "loop"] if loop else []), target, root]
+    steps.append(Step("mount", _cmd(mount), {"argv": mount, "source": target, "loop": loop}))
     if opts.migrate and facts.data_root_entries and "volumes" in facts.data_root_entries:
         steps.append(
             Step(
@@ -366,6 +357,4 @@ def _storage_steps(opts: Options, facts: Facts) -> list[Step]:
 
 
 def _cmd(argv: list[str]) -> str:
-    import shlex
-
     return shlex.join(argv)

@@ -215,10 +215,7 @@ class Runner:
             os.close(fd)
 
     def do_mkfs(self, s: Step) -> None:
-        argv = ["mkfs.btrfs", "-L", self.opts.label]
-        if s.args["force"]:
-            argv.append("-f")
-        host.run(argv + [s.args["target"]])
+        host.run(s.args["argv"])
         if self.opts.device:
             self.irreversible.append(f"{self.opts.device} now holds an empty btrfs file system")
 
@@ -266,8 +263,7 @@ class Runner:
         self._push(f"removed the folder {path}", lambda: os.rmdir(path))
 
     def do_mount(self, s: Step) -> None:
-        src, target = s.args["source"], s.args["target"]
-        argv = ["mount", "-t", "btrfs"] + (["-o", "loop"] if s.args["loop"] else []) + [src, target]
+        src, target, argv = s.args["source"], s.args["argv"][-1], s.args["argv"]
 
         def unmount() -> None:
             host.run(["umount", target])
