@@ -257,6 +257,12 @@ def test_image_setup_end_to_end(host):
     assert "All agree" in status.stdout
     assert host.image in status.stdout and "Storage Driver: btrfs" in status.stdout
 
+    with open(host.daemon_json, "w") as f:
+        f.write(DAEMON_JSON_BEFORE)
+    status = host.btrfs("status", *host.args())
+    assert status.returncode == 1
+    assert "daemon.json  WRONG" in status.stdout and "Not all agree" in status.stdout
+
 
 def test_status_disagrees_before_setup(host):
     res = host.btrfs("status", *host.args())
