@@ -122,7 +122,10 @@ def _docker_command(given: str | None, verb: str) -> list[str]:
     if given:
         return shlex.split(given)
     if os.path.isdir("/run/systemd/system"):
-        return ["systemctl", verb, "docker.service"]
+        # a socket-activated engine would be started again by the next look at its socket
+        socket = any(os.path.exists(os.path.join(d, "docker.socket")) for d in SYSTEMD_DIRS)
+        units = ["docker.socket", "docker.service"] if socket and verb == "stop" else []
+        return ["systemctl", verb, *(units or ["docker.service"])]
     return ["service", "docker", verb]
 
 

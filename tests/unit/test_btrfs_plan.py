@@ -119,3 +119,19 @@ def test_dry_run_plan_names_the_exact_commands():
     assert f"mount -t btrfs -o loop {IMG} {ROOT}" in texts
     assert any(t.endswith(config.fstab_line(IMG, ROOT, loop=True)) for t in texts)
     assert "stop Docker: stop" in texts and "start Docker: start" in texts
+
+
+def test_cli_builds_options_and_default_docker_commands(monkeypatch):
+    import argparse
+
+    from swarmlet.btrfs import cli
+
+    parser = argparse.ArgumentParser(prog="swarmlet")
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(["btrfs", "setup", "--image", "x.img", "--size", "2G", "--migrate"])
+    assert args.func is cli._setup and args.size == 2 << 30 and args.migrate
+    assert cli._docker_command("sh /x/stop.sh", "stop") == ["sh", "/x/stop.sh"]
+    monkeypatch.setattr(cli.os.path, "isdir", lambda p: False)
+    assert cli._docker_command(None, "start") == ["service", "docker", "start"]
+    args = parser.parse_args(["btrfs", "status", "--data-root", "/srv/d"])
+    assert args.func is cli._status and args.data_root == "/srv/d"
