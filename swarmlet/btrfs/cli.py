@@ -150,7 +150,11 @@ def _setup(args: argparse.Namespace) -> int:
         docker_host=args.docker_host,
         proc_filesystems=args.proc_filesystems,
         systemd_dirs=args.systemd_dirs.split(":") if args.systemd_dirs else SYSTEMD_DIRS,
-        reload_systemd=not args.systemd_dirs and os.path.isdir("/run/systemd/system"),
+        reload_systemd=(
+            not args.systemd_dirs
+            and args.fstab == "/etc/fstab"
+            and os.path.isdir("/run/systemd/system")
+        ),
         migrate_dir=args.migrate_dir,
     )
     return setup(opts)

@@ -294,7 +294,7 @@ class Runner:
         line = config.fstab_line(source, self.opts.data_root, loop=s.args["loop"])
         old = self.facts.fstab_text
         new = config.fstab_with_entry(old or "", line, {source}, self.opts.data_root)
-        self._write_restorable(self.opts.fstab, old, new)
+        self._reload_systemd_after(lambda: self._write_restorable(self.opts.fstab, old, new))
 
     def do_write_daemon_json(self, s: Step) -> None:
         text = config.daemon_json_with_btrfs(self.facts.daemon_json or {})
@@ -302,10 +302,19 @@ class Runner:
 
     def do_write_dropin(self, s: Step) -> None:
         path = s.args["path"]
-        self._write_restorable(path, host.read_text(path), s.args["text"])
-        if self.opts.reload_systemd:
-            host.run(["systemctl", "daemon-reload"])
-            self._push("reloaded systemd", lambda: host.run(["systemctl", "daemon-reload"]))
+        self._reload_systemd_after(
+            lambda: self._write_restorable(path, host.read_text(path), s.args["text"])
+        )
+
+    def _reload_systemd_after(self, change: Callable[[], None]) -> None:
+        """Make a unit or fstab change, and systemd see it (also when it is undone)."""
+        if not self.opts.reload_systemd:
+            change()
+            return
+        reload = ["systemctl", "daemon-reload"]
+        self._push("reloaded systemd", lambda: host.run(reload))  # undone after the change is
+        change()
+        host.run(reload)
 
     def _write_restorable(self, path: str, old: str | None, new: str) -> None:
         folder = os.path.dirname(os.path.abspath(path))
