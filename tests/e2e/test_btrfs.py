@@ -192,7 +192,7 @@ def snapshot(h: Host) -> dict:
     loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
     return {
         "files": files,
-        "mounts": _mounts_under(h.d) + [m for m in _mounts_under("") if h.d in m],
+        "mounts": _mounts_under(h.d),
         "loops": sorted(
             ln for ln in loops.splitlines() if h.d in ln or any(lp in ln for lp in h.loops)
         ),
