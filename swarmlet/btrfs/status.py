@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from swarmlet.btrfs import config, engine, host
@@ -29,9 +30,7 @@ def gather(data_root: str, fstab: str, daemon_json: str, docker_host: str | None
             rows.append(Row("image", f"{backing} (on {mount.source})", None))
         else:
             rows.append(Row("device", mount.source + (f" UUID={uuid}" if uuid else ""), None))
-        st = os.statvfs(root)
-        total, free = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
-        used = total - st.f_bfree * st.f_frsize
+        total, used, free = usage(root, mount.fstype)
         rows.append(
             Row(
                 "size",
@@ -82,6 +81,24 @@ def gather(data_root: str, fstab: str, daemon_json: str, docker_host: str | None
         rows.append(Row("engine", f"Storage Driver: {driver}", driver == "btrfs"))
         rows.append(Row("engine root", engine_root, os.path.realpath(engine_root) == root))
     return rows
+
+
+def usage(root: str, fstype: str) -> tuple[int, int, int]:
+    """Size, used and free bytes: btrfs's own figures when it can tell, else statvfs."""
+    if fstype == "btrfs":
+        res = host.run(["btrfs", "filesystem", "usage", "-b", root], check=False)
+        figures = dict(
+            re.findall(r"^\s*(Device size|Used|Free \(estimated\)):\s+(\d+)", res.stdout, re.M)
+        )
+        if len(figures) == 3:
+            return (
+                int(figures["Device size"]),
+                int(figures["Used"]),
+                int(figures["Free (estimated)"]),
+            )
+    st = os.statvfs(root)
+    total = st.f_blocks * st.f_frsize
+    return total, total - st.f_bfree * st.f_frsize, st.f_bavail * st.f_frsize
 
 
 def render(rows: list[Row]) -> str:

@@ -256,6 +256,7 @@ def test_image_setup_end_to_end(host):
     assert status.returncode == 0, status.stdout
     assert "All agree" in status.stdout
     assert host.image in status.stdout and "Storage Driver: btrfs" in status.stdout
+    assert "1GiB, " in status.stdout and " used, " in status.stdout
 
     with open(host.daemon_json, "w") as f:
         f.write(DAEMON_JSON_BEFORE)
