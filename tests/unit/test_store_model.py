@@ -1,0 +1,92 @@
+"""Random command sequences keep every index equal to a brute-force recomputation."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from swarmlet.store import Store, objects
+from tests.unit.store_fixtures import commands, service, task
+
+IDS = [f"i{n}" for n in range(6)]
+NAMES = ["a", "b", "c"]
+STATES = list(objects.TASK_STATES)
+
+
+def _op(draw):
+    kind = draw(st.sampled_from(["task", "service"]))
+    action = draw(st.sampled_from(["create", "update", "delete"]))
+    obj_id = draw(st.sampled_from(IDS))
+    if action == "delete":
+        version = draw(st.one_of(st.none(), st.integers(0, 40)))
+        return commands.delete(kind, obj_id, version)
+    if kind == "task":
+        obj = task(
+            obj_id,
+            draw(st.sampled_from(IDS)),
+            draw(st.integers(0, 2)),
+            draw(st.sampled_from(["", "n1", "n2"])),
+            draw(st.sampled_from(STATES)),
+        )
+        obj["DesiredState"] = draw(st.sampled_from(["running", "shutdown"]))
+    else:
+        obj = service(obj_id, draw(st.sampled_from(NAMES)))
+    obj["Version"]["Index"] = draw(st.integers(0, 40))
+    return {"op": action, "kind": kind, "object": obj}
+
+
+@st.composite
+def command_logs(draw):
+    log = []
+    for _ in range(draw(st.integers(1, 40))):
+        if draw(st.booleans()):
+            log.append(_op(draw))
+        else:
+            log.append(commands.batch(*[_op(draw) for _ in range(draw(st.integers(1, 4)))]))
+    return log
+
+
+def _brute_force(store: Store) -> dict:
+    names = {k: {} for k in objects.KINDS}
+    ids = {}
+    task_idx = [{}, {}, {}, {}, {}]
+    for kind in objects.KINDS:
+        everything = list(store._tables[kind].values())
+        ids[kind] = sorted(o["ID"] for o in everything)
+        for o in everything:
+            name = objects.name_of(kind, o)
+            if name:
+                names[kind].setdefault(name, []).append(o["ID"])
+            if kind == "task":
+                keys = (
+                    o.get("ServiceID", ""),
+                    o.get("NodeID", ""),
+                    objects.dig(o, "Status.State", "new"),
+                    o.get("DesiredState", ""),
+                    (o.get("ServiceID", ""), o.get("Slot", 0) or 0),
+                )
+                for idx, key in zip(task_idx, keys, strict=True):
+                    idx.setdefault(key, []).append(o["ID"])
+    return {
+        "names": {k: {n: sorted(v) for n, v in sorted(d.items())} for k, d in names.items()},
+        "ids": ids,
+        "tasks": [sorted((repr(k), sorted(v)) for k, v in idx.items()) for idx in task_idx],
+    }
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(command_logs())
+def test_indexes_match_brute_force_after_random_commands(log):
+    store = Store()
+    for index, cmd in enumerate(log, 1):
+        before = store.snapshot()
+        result = store.apply(index, commands.encode(cmd))
+        if not result.ok:
+            probe = Store()
+            probe.restore(before)
+            for kind in objects.KINDS:
+                assert probe.list(kind) == store.list(kind)
+        assert store.index_dump() == _brute_force(store)
+        for name, found in store.index_dump()["names"]["service"].items():
+            assert len(found) == 1, f"service name {name} not unique"
+    restored = Store()
+    restored.restore(store.snapshot())
+    assert restored.index_dump() == store.index_dump()
