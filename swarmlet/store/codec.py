@@ -28,9 +28,13 @@ def _refuse_tag(*_args):
 _SEMANTIC = {tag: _refuse_tag for tag in _BUILTIN_TAGS}
 
 
-def encode(value) -> bytes:
-    """Canonical CBOR: equal values give equal bytes on every replica."""
-    return cbor2.dumps(value, canonical=True)
+def encode(value, *, canonical: bool = False) -> bytes:
+    """CBOR that keeps map key order (Docker's field order survives raft and snapshots).
+
+    The bytes are deterministic: replicas encode values decoded from the same entries, with
+    the same key order. ``canonical=True`` sorts keys, for anything that is signed.
+    """
+    return cbor2.dumps(value, canonical=canonical)
 
 
 def decode(data: bytes):

@@ -114,6 +114,10 @@ def docker_view(kind: str, obj: dict) -> dict:
     """The object as Docker's API shows it (swarmlet-only fields left out)."""
     if kind == CLUSTER and SWARMLET_KEY in obj:
         return {k: v for k, v in obj.items() if k != SWARMLET_KEY}
+    if kind == SECRET and "Data" in (obj.get("Spec") or {}):
+        # Docker never returns a secret's data.
+        spec = {k: v for k, v in obj["Spec"].items() if k != "Data"}
+        return {**obj, "Spec": spec}
     return obj
 
 
@@ -127,3 +131,166 @@ def service_mode(service: dict) -> str:
     if "GlobalJob" in mode:
         return "global-job"
     return "replicated"
+
+
+# Docker's field order (the Go structs' order), so JSON output reads like Docker's.
+FIELD_ORDER = {
+    "Service": (
+        "ID",
+        "Version",
+        "CreatedAt",
+        "UpdatedAt",
+        "Spec",
+        "PreviousSpec",
+        "Endpoint",
+        "UpdateStatus",
+        "ServiceStatus",
+        "JobStatus",
+    ),
+    "ServiceSpec": (
+        "Name",
+        "Labels",
+        "TaskTemplate",
+        "Mode",
+        "UpdateConfig",
+        "RollbackConfig",
+        "Networks",
+        "EndpointSpec",
+    ),
+    "TaskSpec": (
+        "ContainerSpec",
+        "PluginSpec",
+        "NetworkAttachmentSpec",
+        "Resources",
+        "RestartPolicy",
+        "Placement",
+        "Networks",
+        "LogDriver",
+        "ForceUpdate",
+        "Runtime",
+    ),
+    "ContainerSpec": (
+        "Image",
+        "Labels",
+        "Command",
+        "Args",
+        "Hostname",
+        "Env",
+        "Dir",
+        "User",
+        "Groups",
+        "Privileges",
+        "Init",
+        "StopSignal",
+        "TTY",
+        "OpenStdin",
+        "ReadOnly",
+        "Mounts",
+        "StopGracePeriod",
+        "Healthcheck",
+        "Hosts",
+        "DNSConfig",
+        "Secrets",
+        "Configs",
+        "Isolation",
+        "Sysctls",
+        "CapabilityAdd",
+        "CapabilityDrop",
+        "Ulimits",
+    ),
+    "UpdateConfig": (
+        "Parallelism",
+        "Delay",
+        "FailureAction",
+        "Monitor",
+        "MaxFailureRatio",
+        "Order",
+    ),
+    "RestartPolicy": ("Condition", "Delay", "MaxAttempts", "Window"),
+    "EndpointSpec": ("Mode", "Ports"),
+    "PortConfig": ("Name", "Protocol", "TargetPort", "PublishedPort", "PublishMode"),
+    "Mount": (
+        "Type",
+        "Source",
+        "Target",
+        "ReadOnly",
+        "Consistency",
+        "BindOptions",
+        "VolumeOptions",
+        "TmpfsOptions",
+    ),
+    "Task": (
+        "ID",
+        "Version",
+        "CreatedAt",
+        "UpdatedAt",
+        "Name",
+        "Labels",
+        "Spec",
+        "ServiceID",
+        "Slot",
+        "NodeID",
+        "Status",
+        "DesiredState",
+        "NetworksAttachments",
+        "GenericResources",
+        "JobIteration",
+    ),
+    "Node": (
+        "ID",
+        "Version",
+        "CreatedAt",
+        "UpdatedAt",
+        "Spec",
+        "Description",
+        "Status",
+        "ManagerStatus",
+    ),
+    "NodeSpec": ("Name", "Labels", "Role", "Availability", "Membership"),
+    "Cluster": (
+        "ID",
+        "Version",
+        "CreatedAt",
+        "UpdatedAt",
+        "Spec",
+        "TLSInfo",
+        "RootRotationInProgress",
+        "DefaultAddrPool",
+        "SubnetSize",
+        "DataPathPort",
+        "JoinTokens",
+    ),
+    "ClusterSpec": (
+        "Name",
+        "Labels",
+        "Orchestration",
+        "Raft",
+        "Dispatcher",
+        "CAConfig",
+        "TaskDefaults",
+        "EncryptionConfig",
+    ),
+    "Network": ("ID", "Version", "CreatedAt", "UpdatedAt", "Spec", "DriverState", "IPAMOptions"),
+    "NetworkSpec": (
+        "Name",
+        "Labels",
+        "DriverConfiguration",
+        "IPv6Enabled",
+        "Internal",
+        "Attachable",
+        "Ingress",
+        "IPAMOptions",
+        "ConfigFrom",
+        "Scope",
+    ),
+    "Secret": ("ID", "Version", "CreatedAt", "UpdatedAt", "Spec"),
+    "SecretSpec": ("Name", "Labels", "Data", "Driver", "Templating"),
+}
+
+
+def ordered(obj: dict, shape: str) -> dict:
+    """A copy of ``obj`` (one level) with Docker's field order for ``shape``; other keys last."""
+    order = FIELD_ORDER[shape]
+    out = {key: obj[key] for key in order if key in obj}
+    out.update((key, value) for key, value in obj.items() if key not in out)
+    return out

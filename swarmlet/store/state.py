@@ -375,7 +375,7 @@ class Store(ReadView):
 
     # -- snapshots ----------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        """The whole state as deterministic CBOR (objects sorted by ID)."""
+        """The whole state as deterministic CBOR (objects sorted by ID, key order kept)."""
         return codec.encode(
             {
                 "format": SNAPSHOT_FORMAT,

@@ -82,7 +82,7 @@ def test_restored_store_keeps_applying_like_the_original():
     assert resumed.snapshot() == full.snapshot()
 
 
-def test_snapshot_is_canonical_cbor_with_objects_by_id():
+def test_snapshot_lists_objects_by_id_and_keeps_field_order():
     store = Store()
     apply(store, 1, commands.create("node", node("nb", "b")))
     apply(store, 2, commands.create("node", node("na", "a")))
@@ -90,6 +90,15 @@ def test_snapshot_is_canonical_cbor_with_objects_by_id():
     assert snap["index"] == 2
     assert [n["ID"] for n in snap["objects"]["node"]] == ["na", "nb"]
     assert codec.encode(snap) == store.snapshot()
+    assert list(snap["objects"]["node"][0]) == [
+        "ID",
+        "Version",
+        "CreatedAt",
+        "UpdatedAt",
+        "Spec",
+        "Description",
+        "Status",
+    ]
 
 
 @pytest.mark.parametrize(
