@@ -86,7 +86,7 @@ def name_of(kind: str, obj: dict) -> str:
     name = dig(obj, "Spec.Name", "")
     if not name and kind == NODE:
         name = dig(obj, "Description.Hostname", "")
-    return name or ""
+    return name if isinstance(name, str) else ""
 
 
 def task_name(task: dict, service_name: str) -> str:

@@ -89,7 +89,7 @@ def _task_keys(task: dict) -> tuple:
     return (
         task.get("ServiceID", ""),
         task.get("NodeID", ""),
-        dig(task, "Status.State", "new"),
+        dig(task, "Status.State") or "new",
         task.get("DesiredState", ""),
         (task.get("ServiceID", ""), task.get("Slot", 0) or 0),
     )
@@ -292,6 +292,13 @@ class Store(ReadView):
             for kind, obj_id, old in reversed(undo):
                 self._put(kind, obj_id, old)
             return self._skip(index, exc)
+        except Exception as exc:  # a bug, not bad input: undo, rebuild indexes, carry on
+            for kind, obj_id, old in reversed(undo):
+                self._tables[kind].pop(obj_id, None)
+                if old is not None:
+                    self._tables[kind][obj_id] = old
+            self._reset_indexes()
+            return self._skip(index, StoreError(f"internal error applying command: {exc!r}"))
         self._applied_index = index
         for event in events:
             for sub in self._subscriptions:
@@ -417,17 +424,34 @@ class Store(ReadView):
             sub._offer(Event(None, RESET, None, None, index))
 
 
+_TASK_STRING_FIELDS = ("ServiceID", "NodeID", "DesiredState")
+
+
 def _check_object(kind: str, obj: dict, old: dict | None) -> None:
-    """The few rules the state machine itself guards, whoever proposed the command."""
+    """The few rules the state machine itself guards, whoever proposed the command: field
+    types the indexes rely on, and task states that only move forward."""
+    spec = obj.get("Spec")
+    if spec is not None and not isinstance(spec, dict):
+        raise InvalidArgument("Spec must be a map")
+    if spec is not None and not isinstance(spec.get("Name", ""), str):
+        raise InvalidArgument("Spec.Name must be a string")
     if kind != TASK:
         return
-    for path in ("Status.State", "DesiredState"):
-        state = dig(obj, path)
-        if state is not None and state not in TASK_STATES:
+    for key in _TASK_STRING_FIELDS:
+        if not isinstance(obj.get(key, ""), str):
+            raise InvalidArgument(f"{key} must be a string")
+    slot = obj.get("Slot", 0)
+    if slot is not None and (not isinstance(slot, int) or isinstance(slot, bool)):
+        raise InvalidArgument("Slot must be an integer")
+    status = obj.get("Status")
+    if status is not None and not isinstance(status, dict):
+        raise InvalidArgument("Status must be a map")
+    for state in (dig(obj, "Status.State"), obj.get("DesiredState")):
+        if state is not None and not (isinstance(state, str) and state in TASK_STATES):
             raise InvalidArgument(f"invalid task state {state!r}")
     if old is not None:
-        before = dig(old, "Status.State", "new")
-        after = dig(obj, "Status.State", "new")
+        before = dig(old, "Status.State") or "new"
+        after = dig(obj, "Status.State") or "new"
         if TASK_STATES[after] < TASK_STATES[before]:
             raise InvalidArgument(f"invalid task state transition from {before} to {after}")
 

@@ -59,7 +59,7 @@ def _brute_force(store: Store) -> dict:
                 keys = (
                     o.get("ServiceID", ""),
                     o.get("NodeID", ""),
-                    objects.dig(o, "Status.State", "new"),
+                    objects.dig(o, "Status.State") or "new",
                     o.get("DesiredState", ""),
                     (o.get("ServiceID", ""), o.get("Slot", 0) or 0),
                 )
@@ -90,3 +90,40 @@ def test_indexes_match_brute_force_after_random_commands(log):
     restored = Store()
     restored.restore(store.snapshot())
     assert restored.index_dump() == store.index_dump()
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+    st.sampled_from(STATES),
+)
+FIELDS = ["ServiceID", "NodeID", "Slot", "Status", "DesiredState", "Spec", "Version", "Labels"]
+
+
+@st.composite
+def junk_commands(draw):
+    kind = draw(st.sampled_from(["task", "service", "node", "secret"]))
+    obj = task("i0", "s") if kind == "task" else service("i0", "a")
+    obj["ID"] = draw(st.sampled_from(["i0", "i1"]))
+    for key in draw(st.lists(st.sampled_from(FIELDS), max_size=3)):
+        obj[key] = draw(JUNK)
+    if draw(st.booleans()) and isinstance(obj.get("Status"), dict):
+        obj["Status"]["State"] = draw(JUNK)
+    if draw(st.booleans()) and isinstance(obj.get("Spec"), dict):
+        obj["Spec"]["Name"] = draw(JUNK)
+    return {"op": draw(st.sampled_from(["create", "update"])), "kind": kind, "object": obj}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(junk_commands(), min_size=1, max_size=8))
+def test_junk_field_values_never_break_apply_or_indexes(log):
+    store = Store()
+    for index, cmd in enumerate(log, 1):
+        result = store.apply(index, commands.encode(cmd))
+        assert result.ok or result.error is not None
+        assert "internal error" not in str(result.error or "")
+        assert store.index_dump() == _brute_force(store)
