@@ -294,3 +294,49 @@ def ordered(obj: dict, shape: str) -> dict:
     out = {key: obj[key] for key in order if key in obj}
     out.update((key, value) for key, value in obj.items() if key not in out)
     return out
+
+
+def new_task(
+    task_id: str,
+    service: dict,
+    now: str,
+    *,
+    slot: int = 0,
+    node_id: str = "",
+    desired_state: str = "running",
+) -> dict:
+    """A fresh task of ``service`` in Docker's shape (state ``new``): replicated tasks carry
+    a slot, global ones a node. The spec is the service's TaskTemplate at this moment."""
+    task = {
+        "ID": task_id,
+        "Version": {"Index": 0},
+        "CreatedAt": now,
+        "UpdatedAt": now,
+        "Labels": {},
+        "Spec": copy.deepcopy(dig(service, "Spec.TaskTemplate", {})),
+        "ServiceID": service["ID"],
+    }
+    if slot:
+        task["Slot"] = slot
+    if node_id:
+        task["NodeID"] = node_id
+    task["Status"] = {"Timestamp": now, "State": "new", "Message": "created"}
+    task["DesiredState"] = desired_state
+    iteration = dig(service, "JobStatus.JobIteration")
+    if iteration is not None:
+        task["JobIteration"] = dict(iteration)
+    return task
+
+
+def with_status(task: dict, state: str, now: str, message: str = "", **extra) -> dict:
+    """A copy of ``task`` moved to ``state`` (raises ValueError on a backward move), ready to
+    propose as an update. ``extra`` sets Err, ContainerStatus or PortStatus."""
+    old = dig(task, "Status.State") or "new"
+    if state != old and not can_transition(old, state):
+        raise ValueError(f"invalid task state transition from {old} to {state}")
+    updated = dict(task)
+    status = {"Timestamp": now, "State": state, "Message": message}
+    status.update(extra)
+    updated["Status"] = status
+    updated["UpdatedAt"] = now
+    return updated

@@ -117,7 +117,7 @@ class ReadView:
         obj_id = obj["ID"]
         name = name_of(kind, obj)
         if name:
-            self._by_name[kind].setdefault(name, set()).add(obj_id)
+            self._by_name[kind].setdefault(name.lower(), set()).add(obj_id)
         if note_id:
             self._ids[kind].note(True, obj_id)
         if kind == TASK:
@@ -128,7 +128,7 @@ class ReadView:
         obj_id = obj["ID"]
         name = name_of(kind, obj)
         if name:
-            _discard(self._by_name[kind], name, obj_id)
+            _discard(self._by_name[kind], name.lower(), obj_id)
         self._ids[kind].note(False, obj_id)
         if kind == TASK:
             for idx, key in zip(self._task_idx, _task_keys(obj), strict=True):
@@ -157,7 +157,10 @@ class ReadView:
         return clusters[0] if clusters else None
 
     def find_by_name(self, kind: str, name: str) -> list[dict]:
-        return self._objects(kind, self._by_name[kind].get(name, ()))
+        """Objects named exactly ``name`` (names are unique regardless of case, as in
+        swarmkit, but a lookup matches the exact name, as Docker's does)."""
+        found = self._objects(kind, self._by_name[kind].get(name.lower(), ()))
+        return [obj for obj in found if name_of(kind, obj) == name]
 
     def find_by_id_prefix(self, kind: str, prefix: str) -> list[dict]:
         table = self._table(kind)
@@ -347,8 +350,8 @@ class Store(ReadView):
         _check_object(kind, obj, old)
         if kind in UNIQUE_NAME_KINDS:
             name = name_of(kind, obj)
-            renamed = old is None or name != name_of(kind, old)
-            if name and renamed and self._by_name[kind].get(name):
+            renamed = old is None or name.lower() != name_of(kind, old).lower()
+            if name and renamed and self._by_name[kind].get(name.lower()):
                 raise AlreadyExists(NAME_CONFLICT)
         new = dict(obj)
         new["Version"] = {"Index": index}

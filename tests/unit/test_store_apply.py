@@ -133,6 +133,19 @@ def test_name_conflicts_on_create_and_rename(kind):
     assert apply(store, 7, commands.update(kind, renamed | {"Version": {"Index": 2}})).ok
 
 
+def test_names_conflict_regardless_of_case_but_lookups_are_exact():
+    store = Store()
+    apply(store, 1, commands.create("service", service("s1", "web")))
+    res = apply(store, 2, commands.create("service", service("s2", "WEB")))
+    assert isinstance(res.error, AlreadyExists)
+    assert store.find_by_name("service", "WEB") == []
+    assert store.find_by_name("service", "web")[0]["ID"] == "s1"
+    # Renaming to a different case of one's own name is allowed.
+    renamed = objects.edit(store.get("service", "s1"))
+    renamed["Spec"]["Name"] = "Web"
+    assert apply(store, 3, commands.update("service", renamed)).ok
+
+
 def test_nodes_may_share_a_hostname():
     store = Store()
     assert apply(store, 1, commands.create("node", node("n1", "h"))).ok
@@ -245,3 +258,40 @@ def test_error_round_trips_through_a_dict():
     back = StoreError.from_dict(err.to_dict())
     assert type(back) is AlreadyExists and str(back) == str(err)
     assert back.http_status == 409
+
+
+def test_new_task_shape_and_status_moves():
+    svc = service("s1", "web")
+    t = objects.new_task("t1", svc, "2026-11-27T18:01:00Z", slot=2)
+    assert list(t) == [
+        "ID",
+        "Version",
+        "CreatedAt",
+        "UpdatedAt",
+        "Labels",
+        "Spec",
+        "ServiceID",
+        "Slot",
+        "Status",
+        "DesiredState",
+    ]
+    assert t["Spec"] == svc["Spec"]["TaskTemplate"] and t["Spec"] is not svc["Spec"]["TaskTemplate"]
+    assert t["Status"]["State"] == "new" and t["DesiredState"] == "running"
+    g = objects.new_task(
+        "t2", {**svc, "JobStatus": {"JobIteration": {"Index": 3}}}, "now", node_id="n1"
+    )
+    assert g["NodeID"] == "n1" and "Slot" not in g and g["JobIteration"] == {"Index": 3}
+    store = Store()
+    apply(store, 1, commands.create("task", t))
+    running = objects.with_status(
+        store.get("task", "t1"),
+        "running",
+        "later",
+        "started",
+        ContainerStatus={"ContainerID": "c1", "PID": 42, "ExitCode": 0},
+    )
+    got = apply(store, 2, commands.update("task", running)).unwrap()
+    assert got["Status"]["ContainerStatus"]["PID"] == 42
+    assert store.tasks_by_state("running")[0]["ID"] == "t1"
+    with pytest.raises(ValueError):
+        objects.with_status(got, "pending", "later")

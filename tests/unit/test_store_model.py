@@ -7,7 +7,7 @@ from swarmlet.store import Store, objects
 from tests.unit.store_fixtures import commands, service, task
 
 IDS = [f"i{n}" for n in range(6)]
-NAMES = ["a", "b", "c"]
+NAMES = ["a", "b", "c", "A"]
 STATES = list(objects.TASK_STATES)
 
 
@@ -54,7 +54,7 @@ def _brute_force(store: Store) -> dict:
         for o in everything:
             name = objects.name_of(kind, o)
             if name:
-                names[kind].setdefault(name, []).append(o["ID"])
+                names[kind].setdefault(name.lower(), []).append(o["ID"])
             if kind == "task":
                 keys = (
                     o.get("ServiceID", ""),
