@@ -6,6 +6,8 @@ no indefinite lengths, no duplicate keys, bounded depth, and nothing after the v
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 
 import cbor2
@@ -59,3 +61,16 @@ def decode(data: bytes):
     if stream.tell() != len(data):
         raise DecodeError("trailing bytes after CBOR value")
     return value
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while building millions of acyclic containers
+    (a snapshot's objects): with a large live heap its passes cost more than the work."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

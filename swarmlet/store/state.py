@@ -86,12 +86,15 @@ class _SortedIds:
 
 
 def _task_keys(task: dict) -> tuple:
+    service_id = task.get("ServiceID", "")
+    status = task.get("Status")
+    state = (status.get("State") if isinstance(status, dict) else None) or "new"
     return (
-        task.get("ServiceID", ""),
+        service_id,
         task.get("NodeID", ""),
-        dig(task, "Status.State") or "new",
+        state,
         task.get("DesiredState", ""),
-        (task.get("ServiceID", ""), task.get("Slot", 0) or 0),
+        (service_id, task.get("Slot", 0) or 0),
     )
 
 
@@ -115,24 +118,30 @@ class ReadView:
 
     def _index_add(self, kind: str, obj: dict, note_id: bool = True) -> None:
         obj_id = obj["ID"]
-        name = name_of(kind, obj)
-        if name:
-            self._by_name[kind].setdefault(name.lower(), set()).add(obj_id)
         if note_id:
             self._ids[kind].note(True, obj_id)
         if kind == TASK:
             for idx, key in zip(self._task_idx, _task_keys(obj), strict=True):
-                idx.setdefault(key, set()).add(obj_id)
+                ids = idx.get(key)
+                if ids is None:
+                    idx[key] = {obj_id}
+                else:
+                    ids.add(obj_id)
+            return
+        name = name_of(kind, obj)
+        if name:
+            self._by_name[kind].setdefault(name.lower(), set()).add(obj_id)
 
     def _index_remove(self, kind: str, obj: dict) -> None:
         obj_id = obj["ID"]
-        name = name_of(kind, obj)
-        if name:
-            _discard(self._by_name[kind], name.lower(), obj_id)
         self._ids[kind].note(False, obj_id)
         if kind == TASK:
             for idx, key in zip(self._task_idx, _task_keys(obj), strict=True):
                 _discard(idx, key, obj_id)
+            return
+        name = name_of(kind, obj)
+        if name:
+            _discard(self._by_name[kind], name.lower(), obj_id)
 
     # -- reads ------------------------------------------------------------------------
     @property
@@ -386,19 +395,24 @@ class Store(ReadView):
     # -- snapshots ----------------------------------------------------------------------
     def snapshot(self) -> bytes:
         """The whole state as deterministic CBOR (objects sorted by ID, key order kept)."""
-        return codec.encode(
-            {
-                "format": SNAPSHOT_FORMAT,
-                "index": self._applied_index,
-                "objects": {kind: self.list(kind) for kind in KINDS},
-            }
-        )
+        with codec.gc_paused():
+            return codec.encode(
+                {
+                    "format": SNAPSHOT_FORMAT,
+                    "index": self._applied_index,
+                    "objects": {kind: self.list(kind) for kind in KINDS},
+                }
+            )
 
     def restore(self, data: bytes) -> None:
         """Replace the whole state with a snapshot's; a bad snapshot changes nothing.
 
         Every subscriber gets one ``reset`` event: what it followed must be re-read.
         """
+        with codec.gc_paused():
+            self._restore(data)
+
+    def _restore(self, data: bytes) -> None:
         try:
             snap = codec.decode(data)
         except codec.DecodeError as exc:

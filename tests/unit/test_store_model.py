@@ -52,7 +52,7 @@ def _brute_force(store: Store) -> dict:
         everything = list(store._tables[kind].values())
         ids[kind] = sorted(o["ID"] for o in everything)
         for o in everything:
-            name = objects.name_of(kind, o)
+            name = objects.name_of(kind, o) if kind != "task" else ""
             if name:
                 names[kind].setdefault(name.lower(), []).append(o["ID"])
             if kind == "task":
