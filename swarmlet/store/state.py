@@ -48,41 +48,45 @@ class ApplyResult:
 
 
 class _SortedIds:
-    """IDs of one kind kept sorted for prefix lookups; writes are batched until a read."""
+    """IDs of one kind kept sorted for prefix lookups and listings. Writes are noted and
+    merged at the next read; after many writes the next read re-sorts once instead."""
 
-    __slots__ = ("_ids", "_pending")
+    __slots__ = ("_ids", "_pending", "_stale")
     _FULL_SORT_AFTER = 32
 
     def __init__(self, ids=()):
         self._ids = sorted(ids)
         self._pending: list[tuple[bool, str]] = []
+        self._stale = False
 
     def note(self, added: bool, obj_id: str) -> None:
+        if self._stale:
+            return
         self._pending.append((added, obj_id))
+        if len(self._pending) > self._FULL_SORT_AFTER:
+            self._stale = True
+            self._pending.clear()
 
     def sorted(self, table: dict) -> list[str]:
-        if self._pending:
-            if len(self._pending) > self._FULL_SORT_AFTER:
-                self._ids = sorted(table)
-            else:
-                ids = self._ids
-                for added, obj_id in self._pending:
-                    pos = bisect.bisect_left(ids, obj_id)
-                    present = pos < len(ids) and ids[pos] == obj_id
-                    if added and not present:
-                        ids.insert(pos, obj_id)
-                    elif not added and present:
-                        del ids[pos]
+        if self._stale:
+            self._ids = sorted(table)
+            self._stale = False
+        elif self._pending:
+            ids = self._ids
+            for added, obj_id in self._pending:
+                pos = bisect.bisect_left(ids, obj_id)
+                present = pos < len(ids) and ids[pos] == obj_id
+                if added and not present:
+                    ids.insert(pos, obj_id)
+                elif not added and present:
+                    del ids[pos]
             self._pending.clear()
         return self._ids
 
     def copy(self, table: dict) -> _SortedIds:
-        return _SortedIds.__new__(_SortedIds)._init_from(list(self.sorted(table)))
-
-    def _init_from(self, ids: list[str]) -> _SortedIds:
-        self._ids = ids
-        self._pending = []
-        return self
+        clone = _SortedIds()
+        clone._ids = list(self.sorted(table))
+        return clone
 
 
 def _task_keys(task: dict) -> tuple:
@@ -168,6 +172,7 @@ class ReadView:
     def find_by_name(self, kind: str, name: str) -> list[dict]:
         """Objects named exactly ``name`` (names are unique regardless of case, as in
         swarmkit, but a lookup matches the exact name, as Docker's does)."""
+        self._table(kind)
         found = self._objects(kind, self._by_name[kind].get(name.lower(), ()))
         return [obj for obj in found if name_of(kind, obj) == name]
 
@@ -271,21 +276,30 @@ class Store(ReadView):
     def apply(self, index: int, data: bytes) -> ApplyResult:
         """Apply the command of raft entry ``index``. Never raises for a bad command: the
         result carries the error, and the state is as before (the index still advances)."""
+        stale = self._stale_index(index)
+        if stale is not None:
+            return stale
         try:
             command = codec.decode(data)
         except codec.DecodeError as exc:
             return self._skip(index, InvalidArgument(f"undecodable command: {exc}"))
         return self.apply_command(index, command)
 
+    def _stale_index(self, index) -> ApplyResult | None:
+        if isinstance(index, int) and not isinstance(index, bool) and index > self._applied_index:
+            return None
+        return ApplyResult(
+            index,
+            error=FailedPrecondition(
+                f"entry {index} already applied (applied index {self._applied_index})"
+            ),
+        )
+
     def apply_command(self, index: int, command) -> ApplyResult:
         """Apply an already decoded command (what ``apply`` does after decoding)."""
-        if not isinstance(index, int) or index <= self._applied_index:
-            return ApplyResult(
-                index,
-                error=FailedPrecondition(
-                    f"entry {index} already applied (applied index {self._applied_index})"
-                ),
-            )
+        stale = self._stale_index(index)
+        if stale is not None:
+            return stale
         if not isinstance(command, dict):
             return self._skip(index, InvalidArgument("command must be a map"))
         if command.get("op") == "batch":

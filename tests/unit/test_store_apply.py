@@ -244,6 +244,8 @@ def test_an_index_already_applied_is_refused():
     assert not res.ok
     assert store.get("service", "s2") is None
     assert store.applied_index == 5
+    assert not store.apply(3, b"\xff").ok
+    assert store.applied_index == 5
 
 
 def test_unwrap_raises_the_commands_error():
