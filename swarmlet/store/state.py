@@ -46,6 +46,20 @@ class ApplyResult:
             raise self.error
         return self.objects[0] if len(self.objects) == 1 else self.objects
 
+    def to_wire(self) -> dict:
+        """A CBOR/JSON-friendly form, for a write a follower forwarded to the leader."""
+        error = self.error.to_dict() if self.error is not None else None
+        return {"index": self.index, "objects": self.objects, "error": error}
+
+    @classmethod
+    def from_wire(cls, data: dict) -> ApplyResult:
+        error = data.get("error")
+        return cls(
+            data["index"],
+            list(data.get("objects") or []),
+            StoreError.from_dict(error) if error else None,
+        )
+
 
 class _SortedIds:
     """IDs of one kind kept sorted for prefix lookups and listings. Writes are noted and

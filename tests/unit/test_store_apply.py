@@ -8,6 +8,7 @@ from swarmlet.store import (
     NotFound,
     OutOfSequence,
     Store,
+    codec,
     objects,
 )
 from swarmlet.store.errors import StoreError
@@ -297,3 +298,13 @@ def test_new_task_shape_and_status_moves():
     assert store.tasks_by_state("running")[0]["ID"] == "t1"
     with pytest.raises(ValueError):
         objects.with_status(got, "pending", "later")
+
+
+def test_apply_result_crosses_the_wire():
+    store = Store()
+    ok = apply(store, 1, commands.create("service", service("s1", "web")))
+    back = type(ok).from_wire(codec.decode(codec.encode(ok.to_wire())))
+    assert back.ok and back.unwrap() == ok.unwrap() and back.index == 1
+    bad = apply(store, 2, commands.create("service", service("s2", "web")))
+    back = type(bad).from_wire(codec.decode(codec.encode(bad.to_wire())))
+    assert isinstance(back.error, AlreadyExists) and str(back.error) == str(bad.error)
