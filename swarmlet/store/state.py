@@ -289,10 +289,14 @@ class Store(ReadView):
     # -- applying -----------------------------------------------------------------------
     def apply(self, index: int, data: bytes) -> ApplyResult:
         """Apply the command of raft entry ``index``. Never raises for a bad command: the
-        result carries the error, and the state is as before (the index still advances)."""
+        result carries the error, and the state is as before (the index still advances).
+        Empty data is a no-op entry (raft's own, after an election)."""
         stale = self._stale_index(index)
         if stale is not None:
             return stale
+        if not data:
+            self._applied_index = index
+            return ApplyResult(index)
         try:
             command = codec.decode(data)
         except codec.DecodeError as exc:

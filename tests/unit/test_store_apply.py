@@ -213,7 +213,6 @@ def test_task_status_cannot_move_backwards_in_the_store():
     "data",
     [
         b"\xff",
-        b"",
         commands.encode([1, 2]),
         commands.encode({"op": "explode", "kind": "service"}),
         commands.encode({"op": "create", "kind": "widget", "object": {"ID": "x"}}),
@@ -308,3 +307,12 @@ def test_apply_result_crosses_the_wire():
     bad = apply(store, 2, commands.create("service", service("s2", "web")))
     back = type(bad).from_wire(codec.decode(codec.encode(bad.to_wire())))
     assert isinstance(back.error, AlreadyExists) and str(back.error) == str(bad.error)
+
+
+def test_empty_entry_is_a_no_op():
+    store = Store()
+    before = store.snapshot()
+    res = store.apply(1, b"")
+    assert res.ok and res.objects == []
+    assert store.applied_index == 1
+    assert store.list("service") == [] and before != store.snapshot()
