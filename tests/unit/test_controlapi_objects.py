@@ -318,7 +318,16 @@ def test_secret_and_config_life_cycle(store, kind):
     svc = {
         "Name": "web",
         "TaskTemplate": {
-            "ContainerSpec": {"Image": "busybox", f"{kind.capitalize()}s": [{ref_key: "x1"}]}
+            "ContainerSpec": {
+                "Image": "busybox",
+                f"{kind.capitalize()}s": [
+                    {
+                        "File": {"Name": "f", "UID": "0", "GID": "0", "Mode": 0o444},
+                        ref_key: "x1",
+                        f"{kind.capitalize()}Name": "db.pass",
+                    }
+                ],
+            }
         },
     }
     run(store, controlapi.create_service(svc, NOW, "s1", store))

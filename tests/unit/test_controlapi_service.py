@@ -307,6 +307,31 @@ BAD_SPECS = [
         "invalid label value",
     ),
     ("not a spec", "service spec must be an object"),
+    (with_container(Secrets=[{"SecretID": "x1"}]), "malformed secret reference"),
+    (
+        with_container(Secrets=[{"SecretID": "x1", "SecretName": "a"}]),
+        "malformed secret reference, no target provided",
+    ),
+    (
+        with_container(Secrets=[{"SecretID": "x1", "SecretName": "a", "File": {"Name": ""}}]),
+        "malformed file secret reference, invalid target file name provided",
+    ),
+    (
+        with_container(
+            Secrets=[
+                {"SecretID": "x1", "SecretName": "a", "File": {"Name": "pw"}},
+                {"SecretID": "x2", "SecretName": "b", "File": {"Name": "pw"}},
+            ]
+        ),
+        "secret references 'a' and 'b' have a conflicting target: 'pw'",
+    ),
+    (
+        with_container(
+            Configs=[{"ConfigID": "c1", "ConfigName": "c", "File": {"Name": "f", "Mode": -1}}]
+        ),
+        "File.Mode",
+    ),
+    (with_container(Configs="c1"), "ContainerSpec.Configs must be a list"),
 ]
 
 
@@ -417,7 +442,9 @@ def test_create_resolves_network_names_to_ids_and_checks_references(store):
         controlapi.create_service(with_template(Networks=[{"Target": "nonet"}]), NOW, "s2", store)
     with pytest.raises(InvalidArgument, match="ingress network"):
         controlapi.create_service(with_template(Networks=[{"Target": "ingress"}]), NOW, "s2", store)
-    bad_secret = with_container(Secrets=[{"SecretID": "nope", "SecretName": "x"}])
+    bad_secret = with_container(
+        Secrets=[{"SecretID": "nope", "SecretName": "x", "File": {"Name": "x"}}]
+    )
     with pytest.raises(InvalidArgument, match="secret not found"):
         controlapi.create_service(bad_secret, NOW, "s2", store)
 

@@ -359,10 +359,50 @@ def _validate_container(container) -> None:
             targets.add(target)
     if container.get("Healthcheck") is not None:
         _validate_healthcheck(container["Healthcheck"])
-    for key in ("Secrets", "Configs"):
-        refs = container.get(key)
-        if refs is not None and not isinstance(refs, list):
-            fail(f"ContainerSpec.{key} must be a list")
+    _validate_refs(container.get("Secrets"), "secret")
+    _validate_refs(container.get("Configs"), "config")
+
+
+def _validate_refs(refs, kind: str) -> None:
+    """Secret/config references: ID and name, a target, no two files at one path (swarmkit)."""
+    if refs is None:
+        return
+    if not isinstance(refs, list):
+        fail(f"ContainerSpec.{kind.capitalize()}s must be a list")
+    prefix = kind.capitalize()
+    targets: dict[str, str] = {}
+    for ref in refs:
+        if not isinstance(ref, dict):
+            fail(f"malformed {kind} reference")
+        ref_id, ref_name = ref.get(f"{prefix}ID"), ref.get(f"{prefix}Name")
+        if (
+            not isinstance(ref_id, str)
+            or not ref_id
+            or not isinstance(ref_name, str)
+            or not ref_name
+        ):
+            fail(f"malformed {kind} reference")
+        target = ref.get("File")
+        if target is None and not (kind == "config" and ref.get("Runtime") is not None):
+            fail(f"malformed {kind} reference, no target provided")
+        if target is None:
+            continue
+        if (
+            not isinstance(target, dict)
+            or not isinstance(target.get("Name"), str)
+            or not target["Name"]
+        ):
+            fail(f"malformed file {kind} reference, invalid target file name provided")
+        opt_str(target, "UID", "File")
+        opt_str(target, "GID", "File")
+        opt_int(target, "Mode", "File", minimum=0, maximum=0o7777)
+        name = target["Name"]
+        if name in targets:
+            fail(
+                f"{kind} references '{targets[name]}' and '{ref_name}' have a conflicting "
+                f"target: '{name}'"
+            )
+        targets[name] = ref_name
 
 
 def _validate_endpoint(endpoint) -> None:
