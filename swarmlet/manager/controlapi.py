@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 
 from swarmlet.store import commands
-from swarmlet.store.errors import FailedPrecondition, InvalidArgument, NotFound
+from swarmlet.store.errors import FailedPrecondition, InvalidArgument, NotFound, Unimplemented
 from swarmlet.store.objects import (
     CLUSTER,
     CONFIG,
@@ -170,6 +170,8 @@ def update_service(
     PreviousSpec. A stale ``version`` fails in the store with "update out of sequence"."""
     version = _check_version(version)
     spec = validate_service_spec(spec)
+    if spec["Name"] != current["Spec"]["Name"]:
+        raise Unimplemented("renaming services is not supported")
     if mode_name(spec) != mode_name(current["Spec"]):
         raise InvalidArgument("service mode change is not allowed")
     if view is not None:

@@ -60,6 +60,11 @@ class FailedPrecondition(StoreError):
     http_status = 400
 
 
+class Unimplemented(StoreError):
+    code = "Unimplemented"
+    http_status = 501
+
+
 class Ambiguous(InvalidArgument):
     """A name or ID prefix that matches several objects."""
 
@@ -67,5 +72,13 @@ class Ambiguous(InvalidArgument):
 NAME_CONFLICT = "name conflicts with an existing object"
 
 _BY_CODE = {
-    c.code: c for c in (InvalidArgument, NotFound, AlreadyExists, FailedPrecondition, StoreError)
+    c.code: c
+    for c in (
+        InvalidArgument,
+        NotFound,
+        AlreadyExists,
+        FailedPrecondition,
+        Unimplemented,
+        StoreError,
+    )
 }

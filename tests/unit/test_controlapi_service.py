@@ -480,6 +480,18 @@ def test_update_keeps_previous_spec_bumps_time_and_uses_cas():
     assert store.get("service", "svc1") == updated
 
 
+def test_update_cannot_rename():
+    from swarmlet.store.errors import Unimplemented
+
+    created = controlapi.create_service(spec(), NOW, "svc1")["object"]
+    with pytest.raises(Unimplemented) as err:
+        controlapi.update_service(created, spec(Name="other"), 0, LATER)
+    assert (
+        str(err.value)
+        == "rpc error: code = Unimplemented desc = renaming services is not supported"
+    )
+
+
 def test_update_cannot_change_mode():
     created = controlapi.create_service(spec(), NOW, "svc1")["object"]
     with pytest.raises(InvalidArgument, match="service mode change is not allowed"):
