@@ -56,6 +56,12 @@ done
 
 # swarmlet itself is pure Python: copy the package, not a built wheel (no build-time metadata).
 cp -a swarmlet "$STAGE/merged/"
+"$PY" -c '
+import datetime, json, subprocess, sys
+commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+built = datetime.datetime.fromtimestamp(int(sys.argv[1]), datetime.UTC).isoformat().replace("+00:00", "Z")
+print(json.dumps({"GitCommit": commit, "BuildTime": built}, sort_keys=True))' "$SOURCE_DATE_EPOCH" \
+  >"$STAGE/merged/swarmlet/build_info.json"
 rm -rf "$STAGE/merged/bin"
 find "$STAGE/merged" \( -name __pycache__ -o -name '*.pyc' \) -prune -exec rm -rf {} +
 find "$STAGE/merged" -type d -exec chmod 755 {} +
