@@ -87,7 +87,9 @@ def zipapp_main():
 
 
 if __name__ == "__main__":
-    if __package__:
-        main()
+    import zipimport
+
+    if isinstance(__loader__, zipimport.zipimporter) and not __package__:
+        zipapp_main()  # the archive's own __main__.py
     else:
-        zipapp_main()
+        main()  # python -m swarmlet

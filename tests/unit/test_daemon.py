@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import grp
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from swarmlet.api.client import Client, DaemonUnreachable
+from swarmlet.api.unix_socket import bind_unix_socket
 from swarmlet.daemon import systemd_unit
 from tests.unit.daemon_process import DaemonProcess
 
@@ -140,3 +142,30 @@ def test_systemd_unit_runs_the_daemon_and_spares_containers():
     assert "After=docker.service network-online.target" in lines
     assert "WantedBy=multi-user.target" in lines
     assert 'ExecStart="/opt/my tools/swarmlet" daemon' in systemd_unit("/opt/my tools/swarmlet")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another group needs root")
+def test_socket_belongs_to_the_access_group_when_it_exists(tmp_path):
+    try:
+        gid = grp.getgrnam("nogroup").gr_gid
+    except KeyError:
+        pytest.skip("no group 'nogroup' on this machine")
+    path = str(tmp_path / "api.sock")
+    sock = bind_unix_socket(path, group="nogroup")
+    try:
+        info = os.lstat(path)
+        assert info.st_gid == gid
+        assert stat.S_IMODE(info.st_mode) == 0o660
+    finally:
+        sock.close()
+
+
+def test_socket_without_the_access_group_keeps_the_daemons_group(tmp_path):
+    path = str(tmp_path / "api.sock")
+    sock = bind_unix_socket(path, group="swarmlet-test-no-such-group")
+    try:
+        info = os.lstat(path)
+        assert info.st_gid == os.getegid()
+        assert stat.S_IMODE(info.st_mode) == 0o660
+    finally:
+        sock.close()
