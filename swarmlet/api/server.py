@@ -160,18 +160,39 @@ class ApiServer:
             return
         # No Content-Length: h11 frames the body as chunked for HTTP/1.1 peers.
         await stream.send_all(conn.send(_h11_response(response.status, headers)))
-        chunks = response.chunks
-        try:
-            if not head:
+        if head:
+            await _close_chunks(response.chunks)
+        elif not await self._stream_body(conn, stream, response.chunks):
+            raise _CloseConnection
+        await stream.send_all(conn.send(h11.EndOfMessage()))
+
+    async def _stream_body(self, conn: h11.Connection, stream: trio.abc.Stream, chunks) -> bool:
+        """Send chunks as they come; stop early (False) when the client hangs up, so that a
+        follow-mode stream with nothing to say does not outlive its reader."""
+        hung_up = False
+
+        async def watch_for_hangup(scope: trio.CancelScope) -> None:
+            nonlocal hung_up
+            try:
+                while data := await stream.receive_some(RECEIVE_BYTES):
+                    conn.receive_data(data)  # a pipelined request, kept for the next cycle
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+            hung_up = True
+            scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_for_hangup, nursery.cancel_scope)
+            try:
                 async for chunk in chunks:
                     if chunk:
                         await stream.send_all(conn.send(h11.Data(data=chunk)))
-        finally:
-            close = getattr(chunks, "aclose", None)
-            if close is not None:
-                with trio.CancelScope(shield=True):
-                    await close()
-        await stream.send_all(conn.send(h11.EndOfMessage()))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                hung_up = True
+            finally:
+                nursery.cancel_scope.cancel()
+                await _close_chunks(chunks)
+        return not hung_up
 
     async def _send_error_and_close(
         self, conn: h11.Connection, stream: trio.abc.Stream, status: int, message: str
@@ -205,6 +226,14 @@ async def dispatch(router: Router, request: Request) -> Response | StreamRespons
     if result is None:
         return Response(200, b"")
     return Response(200, result)
+
+
+async def _close_chunks(chunks) -> None:
+    """Let a streaming handler's generator run its cleanup (close files, stop following)."""
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        with trio.CancelScope(shield=True):
+            await close()
 
 
 def _common_headers(content_type: str) -> list[tuple[str, str]]:

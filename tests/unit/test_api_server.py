@@ -141,11 +141,43 @@ async def test_streaming_response_is_chunked():
 
     router = Router()
     router.add("GET", "/stream", lambda r, p: StreamResponse(chunks(), content_type="text/plain"))
-    answer = await _exchange(router, b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
-    head, _, body = answer.partition(b"\r\n\r\n")
+    client, server_side = trio.testing.memory_stream_pair()
+    received = bytearray()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ApiServer(router).handle_connection, server_side)
+        await client.send_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        with trio.fail_after(10):
+            while not received.endswith(b"0\r\n\r\n"):
+                received += await client.receive_some(65536)
+        await client.aclose()
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
     assert b"transfer-encoding: chunked" in head.lower()
     assert b"line 0\n" in body and b"line 2\n" in body
-    assert body.endswith(b"0\r\n\r\n")
+
+
+@pytest.mark.anyio
+async def test_stream_stops_when_the_client_hangs_up():
+    closed = trio.Event()
+
+    async def follow():
+        try:
+            yield b"first\n"
+            await trio.sleep_forever()  # a follow-mode stream with nothing more to say
+        finally:
+            closed.set()
+
+    router = Router()
+    router.add("GET", "/follow", lambda r, p: StreamResponse(follow()))
+    client, server_side = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ApiServer(router).handle_connection, server_side)
+        await client.send_all(b"GET /follow HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = bytearray()
+        with trio.fail_after(10):
+            while b"first" not in received:
+                received += await client.receive_some(65536)
+            await client.aclose()
+            await closed.wait()
 
 
 @pytest.mark.anyio
