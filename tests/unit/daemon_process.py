@@ -21,8 +21,17 @@ class DaemonProcess:
     """Starts `swarmlet.daemon.run(...)` as `python -c`; `stop()` always leaves nothing behind."""
 
     def __init__(
-        self, base: str | None = None, data_dir: str | None = None, sock: str | None = None
+        self,
+        base: str | None = None,
+        data_dir: str | None = None,
+        sock: str | None = None,
+        launcher: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ):
+        # `launcher` runs `-c CODE`: this interpreter by default, or e.g. [python, zipapp] with
+        # SHIV_INTERPRETER=1 in `env` to run the daemon out of the one file.
+        self.launcher = launcher or [sys.executable]
+        self.env = env
         # Short paths: a unix socket path holds at most 107 bytes.
         self.base = base or tempfile.mkdtemp(prefix="swl-", dir="/tmp")
         self.data_dir = data_dir or os.path.join(self.base, "data")
@@ -44,13 +53,17 @@ class DaemonProcess:
             "import sys; from swarmlet.daemon import run; "
             f"sys.exit(run({self.data_dir!r}, {self.host!r}, {log_level!r}))"
         )
-        return [sys.executable, "-c", code]
+        return [*self.launcher, "-c", code]
 
     def start(self, log_level: str = "info", wait: bool = True) -> DaemonProcess:
         # Output goes to a file: a pipe nobody reads could fill and block the daemon.
         with open(self.output_path, "ab") as out:
             self.proc = subprocess.Popen(
-                self.command(log_level), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+                self.command(log_level),
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=None if self.env is None else {**os.environ, **self.env},
             )
         if wait:
             self.wait_ready()

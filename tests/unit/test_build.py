@@ -11,6 +11,7 @@ import glob
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.unit.daemon_process import DaemonProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 ZIPAPP = Path(os.environ.get("SWARMLET_BIN") or ROOT / "dist" / "swarmlet")
@@ -84,6 +87,23 @@ def test_native_wheels_load_on_each_python(version, shiv_root):
     result = run_zipapp(python, "-c", code, env={"SHIV_ROOT": shiv_root, "SHIV_INTERPRETER": "1"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == version
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_daemon_serves_from_the_zipapp(version, shiv_root):
+    python = pyenv_python(version)
+    daemon = DaemonProcess(
+        launcher=[python, str(ZIPAPP)], env={"SHIV_ROOT": shiv_root, "SHIV_INTERPRETER": "1"}
+    )
+    try:
+        daemon.start()
+        answer = daemon.client().get("/version")
+        assert answer["PythonVersion"].startswith(version + ".")
+        assert answer["GitCommit"]  # recorded by build.sh: the file's copy of swarmlet runs
+        assert daemon.signal(signal.SIGTERM) == 0
+        assert not os.path.exists(daemon.socket)
+    finally:
+        daemon.cleanup()
 
 
 def test_python_310_gets_one_line_and_nothing_unpacked(tmp_path):
