@@ -58,7 +58,10 @@ done
 cp -a swarmlet "$STAGE/merged/"
 "$PY" -c '
 import datetime, json, subprocess, sys
-commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+try:
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    commit = ""
 built = datetime.datetime.fromtimestamp(int(sys.argv[1]), datetime.UTC).isoformat().replace("+00:00", "Z")
 print(json.dumps({"GitCommit": commit, "BuildTime": built}, sort_keys=True))' "$SOURCE_DATE_EPOCH" \
   >"$STAGE/merged/swarmlet/build_info.json"
