@@ -95,7 +95,7 @@ def run(data_dir: str, host: str, log_level: str = "info", *, foreground: bool =
             import trio
 
             state = DaemonState(data_dir, host, log_level.lower(), time.time())
-            trio.run(_serve, sock, state)
+            trio.run(_serve, sock, state, stop_requested)
         return 0
     finally:
         for s in _STOP_SIGNALS:
@@ -115,7 +115,9 @@ def run(data_dir: str, host: str, log_level: str = "info", *, foreground: bool =
             signal.signal(s, handler)
 
 
-async def _serve(sock, state: DaemonState) -> None:
+async def _serve(sock, state: DaemonState, stop_requested: list[int]) -> None:
+    """Serve until a stop signal; `stop_requested` holds signals that came during start-up,
+    before trio's receiver took over."""
     import trio
 
     from swarmlet.api.routes import build_router
@@ -127,9 +129,8 @@ async def _serve(sock, state: DaemonState) -> None:
             listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
             await nursery.start(server.serve, [listener])
             log.info("daemon ready")
-            async for signum in signals:
-                log.info("received %s, shutting down", signal.Signals(signum).name)
-                break
+            signum = stop_requested[0] if stop_requested else await anext(aiter(signals))
+            log.info("received %s, shutting down", signal.Signals(signum).name)
             nursery.cancel_scope.cancel()
 
 
