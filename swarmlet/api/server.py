@@ -87,14 +87,14 @@ class ApiServer:
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                data = b""
-                with trio.move_on_after(self.idle_timeout):
+                with trio.move_on_after(self.idle_timeout) as timer:
                     data = await stream.receive_some(RECEIVE_BYTES)
-                    if data == b"" and conn.their_state is h11.IDLE:
-                        raise _CloseConnection
-                    conn.receive_data(data)
-                    continue
-                raise _CloseConnection
+                if timer.cancelled_caught:
+                    raise _CloseConnection
+                if not data and conn.their_state is h11.IDLE:
+                    raise _CloseConnection  # a clean close between requests
+                conn.receive_data(data)  # b"" mid-request makes h11 report the truncation
+                continue
             if event is h11.PAUSED:
                 raise _CloseConnection
             return event

@@ -210,6 +210,17 @@ async def test_async_handlers_are_awaited():
 
 
 @pytest.mark.anyio
+async def test_idle_connection_is_closed():
+    client, server_side = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            ApiServer(build_router(), idle_timeout=0.05).handle_connection, server_side
+        )
+        with trio.fail_after(10):
+            assert await client.receive_some(1024) == b""
+
+
+@pytest.mark.anyio
 async def test_body_over_the_cap_is_413():
     raw = (
         b"POST /services/create HTTP/1.1\r\nHost: x\r\nContent-Length: "
