@@ -210,6 +210,7 @@ class ApiServer:
 
 async def dispatch(router: Router, request: Request) -> Response | StreamResponse:
     """Route one request and turn what the handler returns or raises into a response."""
+    log.debug("Calling %s %s", request.method, request.path)  # dockerd's wording
     try:
         check_api_version(request.api_version)
         handler, params = router.match(request.method, request.path)
