@@ -22,6 +22,10 @@ CACHE=${SWARMLET_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/swarmlet/wheels}
 STAGE=build/zipapp
 OUT=dist/swarmlet
 
+if ! "$PY" -c 'import shiv, pip' 2>/dev/null; then
+  echo "build.sh: $PY cannot run pip and shiv; set PYTHON to the project's venv python (with the dev extras)" >&2
+  exit 1
+fi
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 315532800)
 fi
