@@ -27,44 +27,52 @@ def require_python():
         sys.exit(1)
 
 
-def _writable_dir(path):
+def _is_own_dir(path, private):
+    """A real folder of this user that nobody else can write (or, if `private`, even read):
+    code is imported from it."""
+    info = os.lstat(path)
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not info.st_mode & (0o077 if private else 0o022)
+        and os.access(path, os.W_OK | os.X_OK)
+    )
+
+
+def _home_root(path):
+    """Whether shiv's default ~/.shiv can be used (created if missing)."""
     try:
         os.makedirs(path, 0o700, exist_ok=True)
+        return _is_own_dir(path, private=False)
     except OSError:
         return False
-    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
 
 
 def _private_dir(path):
-    """Create `path` for this user only, refusing one that someone else made or can write."""
+    """Create `path` for this user only, refusing one that someone else made or can enter."""
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
     except OSError as exc:
         _fail("cannot create %s (%s); set SHIV_ROOT to a writable folder" % (path, exc.strerror))
-    info = os.lstat(path)
-    if (
-        not stat.S_ISDIR(info.st_mode)
-        or info.st_uid != os.getuid()
-        or info.st_mode & 0o077
-        or not os.access(path, os.W_OK | os.X_OK)
-    ):
+    if not _is_own_dir(path, private=True):
         _fail("%s is not a private folder of this user; set SHIV_ROOT to a writable folder" % path)
     return path
 
 
 def choose_extraction_root(environ):
-    """Set SHIV_ROOT when shiv's default (~/.shiv) cannot be written: service users, read-only
-    or missing home folders get a per-user folder under the temporary directory instead."""
+    """Set SHIV_ROOT when shiv's default (~/.shiv) will not do: service users and read-only or
+    missing homes, and a home that belongs to someone else (root with a user's HOME), get a
+    per-user folder under the temporary directory instead."""
     if environ.get("SHIV_ROOT"):
         return environ["SHIV_ROOT"]
     home_root = os.path.expanduser("~/.shiv")
-    if not home_root.startswith("~") and _writable_dir(home_root):
+    if not home_root.startswith("~") and _home_root(home_root):
         return home_root
     import tempfile
 
-    root = _private_dir(os.path.join(tempfile.gettempdir(), "swarmlet-shiv-%d" % os.getuid()))
+    root = _private_dir(os.path.join(tempfile.gettempdir(), "swarmlet-shiv-%d" % os.geteuid()))
     environ["SHIV_ROOT"] = root
     return root
 
