@@ -78,9 +78,11 @@ find "$STAGE/merged" -type f ! -perm /111 -exec chmod 644 {} +
 "$PY" -m shiv --site-packages "$STAGE/merged" -e swarmlet.__main__:main -o "$STAGE/swarmlet.shiv" \
   --python '/usr/bin/env python3' --reproducible --compressed >/dev/null
 
-# The archive's own __main__.py becomes swarmlet/__main__.py: it runs before shiv's bootstrap, so
-# an old Python gets one line and an unwritable home folder a usable SHIV_ROOT (see that file).
+# The archive's own __main__.py becomes swarmlet/__main__.py with the build id filled in: it runs
+# before shiv's bootstrap, so an old Python gets one line, an unwritable home folder a usable
+# SHIV_ROOT, and a run whose libraries are unpacked already skips the bootstrap (see that file).
 "$PY" - "$STAGE/swarmlet.shiv" swarmlet/__main__.py "$OUT.tmp" <<'EOF'
+import json
 import sys
 import zipfile
 
@@ -88,13 +90,17 @@ source, main_py, target = sys.argv[1:]
 with open(source, "rb") as f:
     shebang = f.readline()
 with zipfile.ZipFile(source) as zin, open(target, "wb") as out:
+    build_id = json.loads(zin.read("environment.json"))["build_id"]
+    with open(main_py, "rb") as f:
+        main_code = f.read()
+    placeholder = b"\nSHIV_BUILD_ID = None\n"
+    if main_code.count(placeholder) != 1:
+        sys.exit("build.sh: no SHIV_BUILD_ID placeholder in " + main_py)
+    main_code = main_code.replace(placeholder, b'\nSHIV_BUILD_ID = "%s"\n' % build_id.encode())
     out.write(shebang)
     with zipfile.ZipFile(out, "w") as zout:
         for info in zin.infolist():
-            data = zin.read(info)
-            if info.filename == "__main__.py":
-                with open(main_py, "rb") as f:
-                    data = f.read()
+            data = main_code if info.filename == "__main__.py" else zin.read(info)
             zout.writestr(info, data)
 EOF
 chmod 755 "$OUT.tmp"

@@ -2,7 +2,9 @@
 
 build.sh copies this file to the root of dist/swarmlet, where it runs before shiv's bootstrap:
 it must parse on old interpreters (no newer syntax), so that they get one line instead of a
-traceback, and it picks where shiv unpacks the bundled libraries before any unpacking happens.
+traceback; it picks where shiv unpacks the bundled libraries before any unpacking happens; and
+once they are unpacked it uses them directly, sparing every command shiv's start-up (opening the
+archive's directory again, reading its settings, importing its helpers).
 """
 
 import os
@@ -10,6 +12,8 @@ import stat
 import sys
 
 MIN_PYTHON = (3, 11)
+# The archive's shiv build id; build.sh writes it into the archive's copy of this file.
+SHIV_BUILD_ID = None
 
 
 def _fail(message):
@@ -84,11 +88,44 @@ def main():
     sys.exit(cli_main(sys.argv[1:]))
 
 
+def unpacked_site_packages(root, archive, environ):
+    """The folder where shiv already unpacked this build's libraries (shiv's layout:
+    ROOT/<archive file name>_<build id>/site-packages, renamed into place only when complete),
+    or None when shiv's bootstrap has work to do: first run, or a SHIV_* variable that asks for
+    one of its other behaviours."""
+    if SHIV_BUILD_ID is None or any(k.startswith("SHIV_") and k != "SHIV_ROOT" for k in environ):
+        return None
+    name = "%s_%s" % (os.path.basename(os.path.realpath(archive)), SHIV_BUILD_ID)
+    path = os.path.join(os.path.expanduser(root), name, "site-packages")
+    return path if os.path.isdir(path) else None
+
+
+def _add_site_packages(path):
+    """Put `path` before the interpreter's own site-packages, as shiv's bootstrap does."""
+    import site
+
+    length = len(sys.path)
+    index = next(
+        (
+            i
+            for i, p in enumerate(sys.path)
+            if os.path.basename(p) in ("site-packages", "dist-packages")
+        ),
+        length,
+    )
+    site.addsitedir(path)
+    sys.path[:] = sys.path[:index] + sys.path[length:] + sys.path[index:length]
+
+
 def zipapp_main():
-    """Run as the zipapp's top-level `__main__.py`: check, choose SHIV_ROOT, then let shiv
-    unpack the libraries and call `main` through the entry point recorded in the archive."""
+    """Run as the zipapp's top-level `__main__.py`: check, choose SHIV_ROOT, then run `main`
+    from the unpacked libraries, letting shiv's bootstrap unpack them first if needed."""
     require_python()
-    choose_extraction_root(os.environ)
+    root = choose_extraction_root(os.environ)
+    site_packages = unpacked_site_packages(root, sys.argv[0], os.environ)
+    if site_packages:
+        _add_site_packages(site_packages)
+        main()  # exits
     import _bootstrap
 
     _bootstrap.bootstrap()

@@ -106,6 +106,18 @@ def test_daemon_serves_from_the_zipapp(version, shiv_root):
         daemon.cleanup()
 
 
+def test_later_runs_skip_shivs_bootstrap(tmp_path):
+    """The first run unpacks through shiv's bootstrap; later ones use the unpacked libraries."""
+    env = {"SHIV_ROOT": str(tmp_path), "PYTHONPROFILEIMPORTTIME": "1"}
+    first = run_zipapp(sys.executable, "--version", env=env)
+    second = run_zipapp(sys.executable, "--version", env=env)
+    assert first.returncode == second.returncode == 0
+    assert first.stdout == second.stdout
+    assert "| _bootstrap\n" in first.stderr
+    assert "| _bootstrap\n" not in second.stderr
+    assert "| swarmlet.cli.main\n" in second.stderr
+
+
 def test_python_310_gets_one_line_and_nothing_unpacked(tmp_path):
     python = pyenv_python("3.10")
     result = run_zipapp(python, "--version", env={"SHIV_ROOT": str(tmp_path)})

@@ -9,6 +9,7 @@ import tempfile
 
 import pytest
 
+import swarmlet.__main__ as entry
 from swarmlet.__main__ import choose_extraction_root
 
 NO_HOME = "/proc/swarmlet-no-home"  # not even root can create it
@@ -79,3 +80,27 @@ def test_open_fallback_folder_is_refused_in_one_line(tmp_path):
     assert result.stderr.splitlines() == [
         f"swarmlet: {planted} is not a private folder of this user; set SHIV_ROOT to a writable folder"
     ]
+
+
+def test_unpacked_libraries_are_found_where_shiv_puts_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(entry, "SHIV_BUILD_ID", "abc123")
+    archive = tmp_path / "bin" / "swarmlet"
+    archive.parent.mkdir()
+    archive.write_bytes(b"")
+    link = tmp_path / "swarmlet-link"
+    link.symlink_to(archive)
+    root = tmp_path / "root"
+    assert entry.unpacked_site_packages(str(root), str(link), {}) is None  # first run
+    site_packages = root / "swarmlet_abc123" / "site-packages"
+    site_packages.mkdir(parents=True)
+    assert entry.unpacked_site_packages(str(root), str(link), {}) == str(site_packages)
+    assert entry.unpacked_site_packages(str(root), str(link), {"SHIV_ROOT": str(root)}) == str(
+        site_packages
+    )
+    # Any other SHIV_* setting is shiv's business: its bootstrap runs.
+    assert entry.unpacked_site_packages(str(root), str(link), {"SHIV_INTERPRETER": "1"}) is None
+
+
+def test_source_tree_has_no_build_id():
+    assert entry.SHIV_BUILD_ID is None
+    assert entry.unpacked_site_packages("/", "/x", {}) is None
