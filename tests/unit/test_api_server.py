@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
 
 import pytest
 import trio
@@ -371,3 +373,27 @@ def test_client_sees_api_errors_as_api_error(daemon):
     with pytest.raises(APIError) as excinfo:
         client.post("/swarm/init", body={"ListenAddr": "0.0.0.0:2377"})
     assert excinfo.value.status == 501
+
+
+@pytest.mark.skipif(not shutil.which("docker"), reason="no docker command on this machine")
+def test_docker_cli_speaks_to_the_socket(daemon):
+    """The real docker client negotiates the API version over /_ping and reads our shapes."""
+    docker = ["docker", "-H", daemon.host]
+    version = subprocess.run(
+        [*docker, "version", "--format", "{{.Server.Version}} {{.Server.APIVersion}}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == f"{__version__} 1.41"
+    swarm = subprocess.run(
+        [*docker, "info", "--format", "{{.Swarm.LocalNodeState}}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert swarm.stdout.strip() == "inactive"
+    init = subprocess.run([*docker, "swarm", "init"], capture_output=True, text=True, timeout=60)
+    assert init.returncode != 0
+    assert "swarm init is not implemented yet" in init.stderr
