@@ -48,18 +48,21 @@ class DaemonProcess:
         except FileNotFoundError:
             return ""
 
-    def command(self, log_level: str = "info") -> list[str]:
+    def command(self, log_level: str = "info", foreground: bool = True) -> list[str]:
         code = (
             "import sys; from swarmlet.daemon import run; "
-            f"sys.exit(run({self.data_dir!r}, {self.host!r}, {log_level!r}))"
+            f"sys.exit(run({self.data_dir!r}, {self.host!r}, {log_level!r}, "
+            f"foreground={foreground!r}))"
         )
         return [*self.launcher, "-c", code]
 
-    def start(self, log_level: str = "info", wait: bool = True) -> DaemonProcess:
+    def start(
+        self, log_level: str = "info", wait: bool = True, foreground: bool = True
+    ) -> DaemonProcess:
         # Output goes to a file: a pipe nobody reads could fill and block the daemon.
         with open(self.output_path, "ab") as out:
             self.proc = subprocess.Popen(
-                self.command(log_level),
+                self.command(log_level, foreground),
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,

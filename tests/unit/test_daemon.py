@@ -125,6 +125,21 @@ def test_foreground_daemon_logs_to_file_and_stderr(daemon):
     assert f"API listen on {daemon.socket}" in daemon.output()
 
 
+def test_detached_daemon_logs_to_its_file_only(daemon):
+    daemon.start(foreground=False)
+    assert daemon.signal(signal.SIGTERM) == 0
+    log = Path(daemon.data_dir, "swarmlet.log").read_text()
+    assert f"API listen on {daemon.socket}" in log
+    assert daemon.output() == ""
+
+
+def test_debug_level_logs_each_call(daemon):
+    daemon.start(log_level="debug")
+    daemon.client().get("/info")
+    assert daemon.signal(signal.SIGTERM) == 0
+    assert "Calling GET /info" in Path(daemon.data_dir, "swarmlet.log").read_text()
+
+
 def test_client_without_daemon_says_cannot_connect(tmp_path):
     host = f"unix://{tmp_path}/none.sock"
     with pytest.raises(DaemonUnreachable) as excinfo:
