@@ -580,7 +580,10 @@ class Template:
 
     def _walk(self, value, path):
         for name in path:
-            value = _plain(value) if isinstance(value, Missing) else value
+            if isinstance(value, Missing):
+                # Go walks into a zero-valued struct: its fields are zero values too.
+                value = Missing(self.zero(name))
+                continue
             if isinstance(value, dict):
                 value = value[name] if name in value else Missing(self.zero(name))
             elif value is None:
