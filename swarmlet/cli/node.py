@@ -130,7 +130,7 @@ def manager_status(node: dict) -> str:
 def node_row(node: dict, self_node_id: str) -> dict:
     desc = node.get("Description") or {}
     spec = node.get("Spec") or {}
-    tls = desc.get("TLSInfo") or {}
+    tls = desc.get("TLSInfo") or {}  # swarmlet marks a node whose certificate is behind
     return {
         "ID": node.get("ID", ""),
         "Self": node.get("ID") == self_node_id,
@@ -139,7 +139,7 @@ def node_row(node: dict, self_node_id: str) -> dict:
         "Availability": (spec.get("Availability") or "").capitalize(),
         "ManagerStatus": manager_status(node),
         "EngineVersion": (desc.get("Engine") or {}).get("EngineVersion", ""),
-        "TLSStatus": "Ready" if tls.get("TrustRoot") in (None, "") or True else "Needs Rotation",
+        "TLSStatus": "Needs Rotation" if tls.get("NeedsRotation") else "Ready",
     }
 
 

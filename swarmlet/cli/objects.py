@@ -121,7 +121,7 @@ def _network(sub):
         "rm",
         "NETWORK [NETWORK...]",
         "Remove one or more networks",
-        cmd_rm("networks"),
+        remove("networks"),
         aliases=["remove"],
     )
     p.add_argument("refs", nargs="+", metavar="NETWORK")
@@ -237,7 +237,7 @@ def _file_object(sub, kind: str):
         "rm",
         f"{kind.upper()} [{kind.upper()}...]",
         f"Remove one or more {plural}",
-        cmd_rm(plural),
+        remove(plural),
         aliases=["remove"],
     )
     p.add_argument("refs", nargs="+", metavar=kind.upper())
@@ -308,7 +308,9 @@ def cmd_inspect(collection: str):
     return handler
 
 
-def cmd_rm(collection: str):
+def remove(collection: str):
+    """Handler removing each named object of a collection; docker's output and errors."""
+
     def handler(args) -> int:
         from swarmlet.api.client import APIError
 

@@ -18,6 +18,7 @@ from swarmlet.cli.common import (
 )
 from swarmlet.cli.filters import filters_param, parse_filters
 from swarmlet.cli.format import format_inspect, print_listing, truncate_id
+from swarmlet.cli.objects import remove
 from swarmlet.cli.tasks import add_task_flags, list_tasks, port_text, strip_digest
 
 SERVICE_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.Replicas}}\t{{.Image}}\t{{.Ports}}"
@@ -86,9 +87,14 @@ def register(sub) -> None:
     p.add_argument("services", nargs="+", metavar="SERVICE")
     add_task_flags(p)
     p = leaf(
-        g, "rm", "SERVICE [SERVICE...]", "Remove one or more services", cmd_rm, aliases=["remove"]
+        g,
+        "rm",
+        "SERVICE [SERVICE...]",
+        "Remove one or more services",
+        remove("services"),
+        aliases=["remove"],
     )
-    p.add_argument("services", nargs="+", metavar="SERVICE")
+    p.add_argument("refs", nargs="+", metavar="SERVICE")
     p = leaf(
         g,
         "rollback",
@@ -389,6 +395,23 @@ def wait_for_convergence(api, service_id: str, args) -> int:
     return 0
 
 
+def resolve_references(api, spec: dict) -> None:
+    """Fill SecretID/ConfigID from names, as docker/cli does before sending the spec."""
+    cs = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    for kind in ("Secret", "Config"):
+        refs = [r for r in cs.get(f"{kind}s") or [] if not r.get(f"{kind}ID")]
+        if not refs:
+            continue
+        names = {r[f"{kind}Name"] for r in refs}
+        found = api.get(f"/{kind.lower()}s", filters={"name": dict.fromkeys(names, True)}) or []
+        ids = {(o.get("Spec") or {}).get("Name"): o.get("ID") for o in found}
+        for ref in refs:
+            name = ref[f"{kind}Name"]
+            if name not in ids:
+                raise CLIError(f"{kind.lower()} not found: {name}")
+            ref[f"{kind}ID"] = ids[name]
+
+
 def _print_warnings(resp) -> None:
     for w in (resp or {}).get("Warnings") or []:
         warn(w)
@@ -407,6 +430,7 @@ def cmd_create(args) -> int:
     except (ValueError, OSError) as exc:
         _spec_error(exc)
     api = client(args)
+    resolve_references(api, spec)
     resp = api.post("/services/create", spec) or {}
     _print_warnings(resp)
     service_id = resp.get("ID", "")
@@ -428,6 +452,7 @@ def cmd_update(args) -> int:
             spec = specs.update_service_spec(spec, args)
         except ValueError as exc:
             _spec_error(exc)
+        resolve_references(api, spec)
     resp = api.request("POST", f"/services/{service['ID']}/update", query, spec)
     _print_warnings(resp)
     print(args.service)
@@ -487,23 +512,6 @@ def cmd_scale(args) -> int:
             failed.append(f"Error response from daemon: {exc.message}")
     if failed:
         print("\n".join(failed), file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_rm(args) -> int:
-    from swarmlet.api.client import APIError
-
-    api = client(args)
-    errors = []
-    for ref in args.services:
-        try:
-            api.delete(f"/services/{ref}")
-            print(ref)
-        except APIError as exc:
-            errors.append(f"Error response from daemon: {exc.message}")
-    if errors:
-        print("\n".join(errors), file=sys.stderr)
         return 1
     return 0
 
