@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from swarmlet.cli import opts
+from swarmlet.cli.autostart import ensure_daemon
 from swarmlet.cli.common import CLIError, add_format, add_quiet, client, group, leaf
 from swarmlet.cli.format import format_inspect
 
@@ -279,6 +280,7 @@ def _manager_addr(api) -> str:
 
 def cmd_init(args) -> int:
     api = client(args)
+    ensure_daemon(api.host)
     body = {
         "ListenAddr": args.listen_addr,
         "AdvertiseAddr": args.advertise_addr or "",
@@ -315,6 +317,7 @@ def _join_instructions(api, role: str) -> str:
 
 def cmd_join(args) -> int:
     api = client(args)
+    ensure_daemon(api.host)
     body = {
         "ListenAddr": args.listen_addr,
         "AdvertiseAddr": args.advertise_addr or "",

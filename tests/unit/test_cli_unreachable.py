@@ -26,6 +26,7 @@ COMMANDS = [
 def nowhere(monkeypatch, tmp_path):
     host = f"unix://{tmp_path}/absent.sock"
     monkeypatch.setenv("SWARMLET_HOST", host)
+    monkeypatch.setenv("SWARMLET_NO_AUTOSTART", "1")
     return host
 
 
@@ -49,6 +50,23 @@ def test_secret_create_reads_file_before_connecting(nowhere, tmp_path, capsys):
     f.write_text("pw")
     assert main(["secret", "create", "s", str(f)]) == 1
     assert "Cannot connect" in capsys.readouterr().err
+
+
+def test_init_reports_a_daemon_that_fails_to_start(monkeypatch, tmp_path, capsys):
+    from swarmlet.cli import autostart
+
+    host = f"unix://{tmp_path}/absent.sock"
+    monkeypatch.setenv("SWARMLET_HOST", host)
+    monkeypatch.delenv("SWARMLET_NO_AUTOSTART", raising=False)
+    monkeypatch.setattr(
+        autostart,
+        "daemon_command",
+        lambda: [sys.executable, "-c", "import sys; sys.stderr.write('no lock'); sys.exit(3)"],
+    )
+    assert main(["swarm", "init", "--advertise-addr", "127.0.0.1"]) == 1
+    err = capsys.readouterr().err
+    assert f"Cannot connect to the swarmlet daemon at {host}: is it running?" in err
+    assert "starting one failed (exit 3): no lock" in err
 
 
 def test_real_process_exit_code(nowhere):
