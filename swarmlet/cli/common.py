@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from swarmlet.api.client import Client, default_host
-
 
 class CLIError(Exception):
     """A user-facing failure: the message is printed on stderr and the command exits 1."""
@@ -37,8 +35,10 @@ def leaf(sub, name: str, use: str, short: str, func, aliases=(), help=None):
     return parser
 
 
-def client(args: argparse.Namespace) -> Client:
-    """The API client for the daemon chosen by -H / SWARMLET_HOST."""
+def client(args: argparse.Namespace):
+    """The API client for the daemon chosen by -H / SWARMLET_HOST (imported when needed)."""
+    from swarmlet.api.client import Client, default_host
+
     return Client(getattr(args, "host", None) or default_host())
 
 

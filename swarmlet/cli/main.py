@@ -6,7 +6,6 @@ sets `func(args) -> int`. Errors from the daemon become docker's one-line messag
 
 from __future__ import annotations
 
-import platform
 import sys
 
 from swarmlet import __version__
@@ -14,11 +13,55 @@ from swarmlet.cli.parser import DockerArgumentParser
 
 
 def version_line() -> str:
-    return f"swarmlet {__version__} (Python {platform.python_version()}, {sys.executable})"
+    return f"swarmlet {__version__} (Python {sys.version.split()[0]}, {sys.executable})"
 
 
-def build_parser() -> DockerArgumentParser:
-    """The whole command tree (lab and btrfs come from their own packages)."""
+class _Discard:
+    """Stands in for the parsers of commands not being run: configuring it does nothing."""
+
+    def __getattr__(self, name):
+        return self._call
+
+    def _call(self, *args, **kwargs):
+        return self
+
+
+class _OnlyCommand:
+    """Subparsers proxy: builds in full only the command being run (argparse setup is
+    most of a short command's start-up), the others as bare entries for the help list."""
+
+    def __init__(self, sub, chosen: str | None):
+        self.sub = sub
+        self.chosen = chosen
+
+    def add_parser(self, name, **kwargs):
+        if name == self.chosen or self.chosen in kwargs.get("aliases", ()):
+            return self.sub.add_parser(name, **kwargs)
+        self.sub.add_parser(name, help=kwargs.get("help"), aliases=kwargs.get("aliases", ()))
+        return _Discard()
+
+
+_GLOBAL_FLAGS_WITH_VALUE = ("-H", "--host")
+
+
+def command_word(argv: list[str]) -> str | None:
+    """The top-level command in argv (after the global flags), or None."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in _GLOBAL_FLAGS_WITH_VALUE:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> DockerArgumentParser:
+    """The command tree (lab and btrfs come from their own packages).
+
+    With `argv`, only the command it names is built in full; without, the whole tree.
+    """
     from swarmlet.btrfs import cli as btrfs_cli
     from swarmlet.cli import node, objects, service, stack, swarm, system
     from swarmlet.lab import cli as lab_cli
@@ -44,14 +87,9 @@ def build_parser() -> DockerArgumentParser:
     )
     parser.add_argument("-D", "--debug", action="store_true", help="Enable debug mode")
     sub = parser.add_subparsers(metavar="COMMAND", title="Commands")
-    swarm.register(sub)
-    node.register(sub)
-    service.register(sub)
-    stack.register(sub)
-    objects.register(sub)
-    system.register(sub)
-    lab_cli.register(sub)
-    btrfs_cli.register(sub)
+    target = sub if argv is None else _OnlyCommand(sub, command_word(argv))
+    for module in (swarm, node, service, stack, objects, system, lab_cli, btrfs_cli):
+        module.register(target)
     parser.set_defaults(func=lambda args: _help(parser))
     return parser
 
@@ -90,7 +128,7 @@ def main(argv: list[str]) -> int:
     if argv in (["--version"], ["-v"]):
         print(version_line())
         return 0
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:

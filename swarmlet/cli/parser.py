@@ -54,6 +54,11 @@ class DockerArgumentParser(argparse.ArgumentParser):
         self.short = kwargs.get("description") or ""
         self.register("action", "parsers", _SubParsersAction)
 
+    def _get_formatter(self):
+        # argparse builds a formatter per add_argument to check metavars; a fixed width
+        # avoids querying the terminal each time (our help has its own layout).
+        return self.formatter_class(prog=self.prog, width=100)
+
     # ---- arity -------------------------------------------------------------------------
     def _positional_bounds(self) -> tuple[int, float]:
         lo, hi = 0, 0.0

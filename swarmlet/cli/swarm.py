@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from swarmlet.cli import opts
-from swarmlet.cli.autostart import ensure_daemon
 from swarmlet.cli.common import CLIError, add_format, add_quiet, client, group, leaf
 from swarmlet.cli.format import format_inspect
 
@@ -280,6 +279,8 @@ def _manager_addr(api) -> str:
 
 def cmd_init(args) -> int:
     api = client(args)
+    from swarmlet.cli.autostart import ensure_daemon
+
     ensure_daemon(api.host)
     body = {
         "ListenAddr": args.listen_addr,
@@ -317,6 +318,8 @@ def _join_instructions(api, role: str) -> str:
 
 def cmd_join(args) -> int:
     api = client(args)
+    from swarmlet.cli.autostart import ensure_daemon
+
     ensure_daemon(api.host)
     body = {
         "ListenAddr": args.listen_addr,

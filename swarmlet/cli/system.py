@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import sys
 
@@ -51,9 +50,9 @@ def client_info() -> dict:
     return {
         "Version": __version__,
         "ApiVersion": API_VERSION,
-        "PythonVersion": platform.python_version(),
+        "PythonVersion": sys.version.split()[0],
         "Os": sys.platform,
-        "Arch": platform.machine(),
+        "Arch": os.uname().machine,
         "Executable": sys.executable,
     }
 
