@@ -54,7 +54,9 @@ def median_ms(argv: list[str], runs: int, env: dict) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--bin", default=os.environ.get("SWARMLET_BIN") or f"{sys.executable} -m swarmlet")
+    ap.add_argument(
+        "--bin", default=os.environ.get("SWARMLET_BIN") or f"{sys.executable} -m swarmlet"
+    )
     opts = ap.parse_args()
     exe = shlex.split(opts.bin)
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +67,10 @@ def main() -> int:
         rows = [
             ("python -c pass", median_ms([sys.executable, "-c", "pass"], opts.runs, env)),
             ("swarmlet --help", median_ms([*exe, "--help"], opts.runs, env)),
-            ("swarmlet service create --help", median_ms([*exe, "service", "create", "--help"], opts.runs, env)),
+            (
+                "swarmlet service create --help",
+                median_ms([*exe, "service", "create", "--help"], opts.runs, env),
+            ),
             ("swarmlet version (round trip)", median_ms([*exe, "version"], opts.runs, env)),
         ]
         if shutil.which("docker"):

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 
-from swarmlet.api.client import Client, DaemonUnreachable
+from swarmlet.api.client import APIError, Client, DaemonUnreachable
 from swarmlet.cli.common import CLIError
 
 START_TIMEOUT = 20.0
@@ -38,6 +38,8 @@ def ensure_daemon(host: str, data_dir: str | None = None) -> bool:
     try:
         api.get("/_ping")
         return False
+    except APIError:
+        return False  # it answered: a daemon runs there
     except DaemonUnreachable:
         if os.environ.get("SWARMLET_NO_AUTOSTART"):
             raise
@@ -65,6 +67,8 @@ def ensure_daemon(host: str, data_dir: str | None = None) -> bool:
                 )
             try:
                 api.get("/_ping")
+                return True
+            except APIError:
                 return True
             except DaemonUnreachable:
                 time.sleep(0.1)

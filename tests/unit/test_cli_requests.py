@@ -85,7 +85,13 @@ class Recorder(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 def daemon(tmp_path, monkeypatch):
     seen = []
     routes = {
-        ("GET", "/info"): {"Swarm": {"NodeID": NODES[0]["ID"], "LocalNodeState": "active"}},
+        ("GET", "/info"): {
+            "Swarm": {
+                "NodeID": NODES[0]["ID"],
+                "LocalNodeState": "active",
+                "RemoteManagers": [{"NodeID": NODES[0]["ID"], "Addr": "198.18.1.2:2377"}],
+            }
+        },
         ("GET", "/nodes"): NODES,
         ("GET", f"/nodes/{NODES[0]['ID']}"): NODES[0],
         ("GET", "/nodes/node2"): NODES[1],
@@ -105,6 +111,13 @@ def daemon(tmp_path, monkeypatch):
         ("DELETE", "/services/web"): None,
         ("GET", "/services/ghost"): (404, {"message": "service ghost not found"}),
         ("GET", "/secrets"): [{"ID": "sec1", "Spec": {"Name": "pw"}}],
+        ("POST", "/swarm/init"): "node1aaaaaaaaaaaaaaaaaaaaa",
+        ("GET", "/swarm"): {
+            "JoinTokens": {"Worker": "SWMTKN-1-w", "Manager": "SWMTKN-1-m"},
+            "Version": {"Index": 7},
+            "Spec": {},
+        },
+        ("POST", "/swarm/update"): None,
     }
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -274,7 +287,7 @@ def test_daemon_error_is_one_line(daemon, capsys):
 
 
 def test_not_implemented_answer_is_one_line(daemon, capsys):
-    assert main(["swarm", "inspect"]) == 1
+    assert main(["swarm", "unlock-key"]) == 1
     assert capsys.readouterr().err == "Error response from daemon: not implemented yet\n"
 
 
@@ -289,3 +302,36 @@ def test_service_rm(daemon, capsys):
     assert main(["service", "rm", "web"]) == 0
     assert capsys.readouterr().out == "web\n"
     assert daemon[-1][:2] == ("DELETE", "/services/web")
+
+
+def test_init_prints_the_join_command(daemon, capsys):
+    assert main(["init", "--advertise-addr", "198.18.1.2", "--task-history-limit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "Swarm initialized: current node (node1aaaaaaaaaaaaaaaaaaaaa) is now a manager."
+    )
+    assert "    swarmlet swarm join --token SWMTKN-1-w 198.18.1.2:2377\n" in out
+    init = [b for m, p, q, b in daemon if p == "/swarm/init"][0]
+    assert init["AdvertiseAddr"] == "198.18.1.2" and init["ListenAddr"] == "0.0.0.0:2377"
+    assert init["Spec"] == {"Orchestration": {"TaskHistoryRetentionLimit": 2}}
+
+
+def test_join_token_quiet_and_rotate(daemon, capsys):
+    assert main(["swarm", "join-token", "-q", "manager"]) == 0
+    assert capsys.readouterr().out == "SWMTKN-1-m\n"
+    assert main(["swarm", "join-token", "--rotate", "-q", "worker"]) == 0
+    rotate = [q for m, p, q, b in daemon if p == "/swarm/update"][0]
+    assert rotate == {"version": "7", "rotateWorkerToken": "true"}
+
+
+def test_version_format(daemon, capsys):
+    assert main(["version", "--format", "{{.Server.Version}} {{.Client.ApiVersion}}"]) == 0
+    assert capsys.readouterr().out == "0.1.0 1.41\n"
+
+
+def test_logs_demultiplexing():
+    from swarmlet.cli.service import _demux
+
+    framed = b"\x01\0\0\0\0\0\0\x03out" + b"\x02\0\0\0\0\0\0\x03err"
+    assert list(_demux([framed[:5], framed[5:]])) == [(1, b"out"), (2, b"err")]
+    assert list(_demux([b"plain text\n"])) == [(1, b"plain text\n")]
