@@ -37,9 +37,14 @@ def leaf(sub, name: str, use: str, short: str, func, aliases=(), help=None):
 
 def client(args: argparse.Namespace):
     """The API client for the daemon chosen by -H / SWARMLET_HOST (imported when needed)."""
-    from swarmlet.api.client import Client, default_host
+    from swarmlet.api.client import Client, default_host, socket_path
 
-    return Client(getattr(args, "host", None) or default_host())
+    host = getattr(args, "host", None) or default_host()
+    try:
+        socket_path(host)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return Client(host)
 
 
 def add_quiet(p, text="Only display IDs"):

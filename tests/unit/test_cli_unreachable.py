@@ -75,3 +75,10 @@ def test_real_process_exit_code(nowhere):
     )
     assert proc.returncode == 1
     assert proc.stderr == f"Cannot connect to the swarmlet daemon at {nowhere}: is it running?\n"
+
+
+def test_unsupported_host_scheme_is_one_line(capsys):
+    assert main(["-H", "tcp://10.0.0.1:2375", "node", "ls"]) == 1
+    assert capsys.readouterr().err == (
+        "unsupported daemon address 'tcp://10.0.0.1:2375': expected unix:///path\n"
+    )
