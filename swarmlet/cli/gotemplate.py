@@ -373,7 +373,7 @@ class _Parser:
             ):
                 decl = [tokens[0][1], tokens[2][1]]
                 tokens = tokens[4:]
-        cmds, current, depth, group = [], [], 0, []
+        cmds, current = [], []
         i = 0
         while i < len(tokens):
             tok = tokens[i]
@@ -416,7 +416,6 @@ class _Parser:
                 raise TemplateError(
                     f"template: :{line}: non executable command in pipeline stage {n + 1}"
                 )
-        del group
         return (decl, cmds)
 
     def _operand(self, tok, line):
@@ -519,11 +518,10 @@ class Template:
 
     def _pipe(self, pipe, dot, scopes):
         decl, cmds = pipe
-        value = _UNSET = object()
+        value, piped = None, False
         for cmd in cmds:
-            value = self._command(
-                cmd, dot, scopes, None if value is _UNSET else value, value is not _UNSET
-            )
+            value = self._command(cmd, dot, scopes, value, piped)
+            piped = True
         if decl:
             scopes[-1][decl[0]] = value
         return value

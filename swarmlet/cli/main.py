@@ -34,6 +34,9 @@ class _OnlyCommand:
         self.sub = sub
         self.chosen = chosen
 
+    def __getattr__(self, name):
+        return getattr(self.sub, name)
+
     def add_parser(self, name, **kwargs):
         if name == self.chosen or self.chosen in kwargs.get("aliases", ()):
             return self.sub.add_parser(name, **kwargs)

@@ -159,3 +159,21 @@ def test_daemon_print_unit(capsys):
     assert main(["daemon", "--print-unit", "--data-dir", "/tmp/x"]) == 0
     out = capsys.readouterr().out
     assert "[Service]" in out and "ExecStart=" in out and " daemon " in out
+
+
+def test_command_word_skips_global_flags():
+    from swarmlet.cli.main import command_word
+
+    assert command_word(["-H", "unix:///x", "service", "ls"]) == "service"
+    assert command_word(["--host=unix:///x", "-D", "node"]) == "node"
+    assert command_word(["--help"]) is None
+
+
+def test_partial_tree_parses_like_the_full_tree():
+    argv = ["-H", "unix:///s", "service", "create", "--replicas", "2", "busybox", "sleep", "9"]
+    partial = build_parser(argv).parse_args(argv)
+    full = build_parser().parse_args(argv)
+    assert vars(partial).keys() == vars(full).keys()
+    assert {k: v for k, v in vars(partial).items() if k != "func"} == {
+        k: v for k, v in vars(full).items() if k != "func"
+    }
