@@ -17,7 +17,16 @@ def version_line() -> str:
 
 
 class _Discard:
-    """Stands in for the parsers of commands not being run: configuring it does nothing."""
+    """Stands in for the parsers of commands not being run: configuring it does nothing
+    (except noting that the command is a group, for the help's "Management Commands")."""
+
+    def __init__(self, bare=None):
+        self._bare = bare
+
+    def add_subparsers(self, *args, **kwargs):
+        if self._bare is not None:
+            self._bare.group_marker = True
+        return _Discard()
 
     def __getattr__(self, name):
         return self._call
@@ -40,8 +49,8 @@ class _OnlyCommand:
     def add_parser(self, name, **kwargs):
         if name == self.chosen or self.chosen in kwargs.get("aliases", ()):
             return self.sub.add_parser(name, **kwargs)
-        self.sub.add_parser(name, help=kwargs.get("help"), aliases=kwargs.get("aliases", ()))
-        return _Discard()
+        bare = self.sub.add_parser(name, help=kwargs.get("help"), aliases=kwargs.get("aliases", ()))
+        return _Discard(bare)
 
 
 _GLOBAL_FLAGS_WITH_VALUE = ("-H", "--host")

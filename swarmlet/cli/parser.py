@@ -194,6 +194,38 @@ class DockerArgumentParser(argparse.ArgumentParser):
     def format_usage(self) -> str:
         return f"Usage:  {self.usage_line()}\n"
 
+    def is_group(self) -> bool:
+        return bool(getattr(self, "group_marker", False)) or self._subparsers_action() is not None
+
+    def _command_sections(self, sub) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Docker lists command groups under "Management Commands" at the top level."""
+        management, commands = [], []
+        for choice in sub._choices_actions:
+            if choice.help == argparse.SUPPRESS:
+                continue
+            parser = sub.choices.get(choice.dest)
+            top = " " not in self.prog
+            row = (choice.dest, choice.help or "")
+            (management if top and parser is not None and parser.is_group() else commands).append(
+                row
+            )
+        return [("Management Commands", management), ("Commands", commands)]
+
+    def _option_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for action in self._actions:
+            if not action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            if isinstance(action, argparse._HelpAction):
+                continue  # docker does not list --help either
+            shorts = [o for o in action.option_strings if not o.startswith("--")]
+            longs = [o for o in action.option_strings if o.startswith("--")]
+            name = ", ".join(shorts + longs) if shorts else "    " + ", ".join(longs)
+            if action.nargs != 0 and action.metavar != "":
+                name += f" {action.metavar or 'string'}"
+            rows.append((name, action.help or ""))
+        return rows
+
     def format_help(self) -> str:
         out = [f"\nUsage:  {self.usage_line()}\n"]
         if self.description:
@@ -202,36 +234,20 @@ class DockerArgumentParser(argparse.ArgumentParser):
             parent = self.prog.rsplit(" ", 1)[0]
             names = [self.prog] + [f"{parent} {a}" for a in self.aliases]
             out.append("\nAliases:\n  " + ", ".join(names) + "\n")
+        sections = []
         sub = self._subparsers_action()
+        options = self._option_rows()
+        if sub is not None and " " not in self.prog:
+            sections.append(("Options", options))
         if sub is not None:
-            rows = [
-                (choice.dest, choice.help or "")
-                for choice in sub._choices_actions
-                if choice.help != argparse.SUPPRESS
-            ]
-            if rows:
-                width = max(len(name) for name, _ in rows)
-                out.append("\nCommands:\n")
-                out.extend(f"  {name.ljust(width)}   {text}\n" for name, text in rows)
-        rows = []
-        for action in self._actions:
-            if not action.option_strings or action.help == argparse.SUPPRESS:
+            sections.extend(self._command_sections(sub))
+        if sub is None or " " in self.prog:
+            sections.append(("Options", options))
+        for title, rows in sections:
+            if not rows:
                 continue
-            if isinstance(action, argparse._HelpAction):
-                if self.prog.count(" "):
-                    continue
-                rows.append(("    --help", "Print usage"))
-                continue
-            shorts = [o for o in action.option_strings if not o.startswith("--")]
-            longs = [o for o in action.option_strings if o.startswith("--")]
-            name = ", ".join(shorts + longs) if shorts else "    " + ", ".join(longs)
-            if action.nargs != 0 and action.metavar != "":
-                name += f" {action.metavar or 'string'}"
-            text = action.help or ""
-            rows.append((name, text))
-        if rows:
             width = max(len(name) for name, _ in rows)
-            out.append("\nOptions:\n")
+            out.append(f"\n{title}:\n")
             out.extend(f"  {name.ljust(width)}   {text}".rstrip() + "\n" for name, text in rows)
         if sub is not None:
             out.append(f"\nRun '{self.prog} COMMAND --help' for more information on a command.\n")

@@ -50,7 +50,8 @@ def test_top_level_help(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("\nUsage:  swarmlet [OPTIONS] COMMAND")
-    assert "Commands:" in out and "  service " in out
+    assert "Management Commands:" in out and "  service " in out
+    assert "\nCommands:\n  init " in out
 
 
 def test_group_without_command_prints_its_help(capsys):
