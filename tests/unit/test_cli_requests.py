@@ -335,3 +335,18 @@ def test_logs_demultiplexing():
     framed = b"\x01\0\0\0\0\0\0\x03out" + b"\x02\0\0\0\0\0\0\x03err"
     assert list(_demux([framed[:5], framed[5:]])) == [(1, b"out"), (2, b"err")]
     assert list(_demux([b"plain text\n"])) == [(1, b"plain text\n")]
+
+
+def test_info_has_a_swarm_section(daemon, capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert " Swarm: active\n" in out
+    assert f"  NodeID: {NODES[0]['ID']}\n" in out
+    assert "  Manager Addresses:\n   198.18.1.2:2377\n" in out
+
+
+def test_node_ps_defaults_to_self(daemon, capsys):
+    assert main(["node", "ps", "-q"]) == 0
+    query = [q for m, p, q, _ in daemon if p == "/tasks"][0]
+    assert json.loads(query["filters"]) == {"node": {NODES[0]["ID"]: True}}
+    assert capsys.readouterr().out.split() == ["task1yyyyyyy", "task0zzzzzzz"]
