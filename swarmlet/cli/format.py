@@ -64,7 +64,10 @@ def format_listing(
         return "".join(f"{row.get(id_field, '')}\n" for row in rows)
     fmt = fmt or "table"
     if fmt == "json":
-        return "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
+        # docker marshals its formatter context as a map: keys come out sorted.
+        return "".join(
+            json.dumps(row, separators=(",", ":"), sort_keys=True) + "\n" for row in rows
+        )
     if fmt == "table":
         fmt = default_table
     fmt = expand_escapes(fmt)

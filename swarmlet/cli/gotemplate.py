@@ -72,8 +72,21 @@ def _plain(value):
 # ---- functions ----------------------------------------------------------------------------
 
 
+def _go_json_order(value):
+    """Go marshals maps with sorted keys and structs in field order; API objects are structs
+    (capitalised field names), anything else (labels, options) is a map."""
+    if isinstance(value, dict):
+        items = value.items()
+        if not all(isinstance(k, str) and k[:1].isupper() for k in value):
+            items = sorted(items, key=lambda kv: str(kv[0]))
+        return {k: _go_json_order(v) for k, v in items}
+    if isinstance(value, list):
+        return [_go_json_order(v) for v in value]
+    return value
+
+
 def _json(value) -> str:
-    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(_go_json_order(_plain(value)), separators=(",", ":"), ensure_ascii=False)
 
 
 def _index(item, *keys):

@@ -608,7 +608,7 @@ def service_row(service: dict, no_trunc: bool = False) -> dict:
         "Mode": mode_text(service),
         "Replicas": replicas_text(service),
         "Image": image if no_trunc else strip_digest(image),
-        "Ports": port_text(ports),
+        "Ports": port_text(ports, ingress_only=True),
     }
 
 

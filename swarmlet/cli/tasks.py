@@ -35,17 +35,41 @@ def strip_digest(image: str) -> str:
     return image.split("@", 1)[0]
 
 
-def port_text(ports: list[dict]) -> str:
-    """`*:8080->80/tcp, *:53->53/udp` as docker prints published ports."""
-    out = []
-    for p in ports or []:
-        published = p.get("PublishedPort") or 0
-        target = p.get("TargetPort") or 0
-        proto = p.get("Protocol") or "tcp"
-        if published:
-            out.append(f"*:{published}->{target}/{proto}")
+def port_text(ports: list[dict] | None, ingress_only: bool = False) -> str:
+    """Published ports as docker prints them: `*:8080->80/tcp`, consecutive ones as ranges
+    (`*:8000-8001->80-81/tcp`). `service ls` shows only the routing-mesh (ingress) ones."""
+    chosen = [
+        p
+        for p in ports or []
+        if p.get("PublishedPort")
+        and (not ingress_only or p.get("PublishMode", "ingress") == "ingress")
+    ]
+    chosen.sort(
+        key=lambda p: (p.get("Protocol") or "tcp", p["PublishedPort"], p.get("TargetPort") or 0)
+    )
+    runs: list[list[dict]] = []
+    for p in chosen:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and (last.get("Protocol") or "tcp") == (p.get("Protocol") or "tcp")
+            and p["PublishedPort"] == last["PublishedPort"] + 1
+            and (p.get("TargetPort") or 0) == (last.get("TargetPort") or 0) + 1
+        ):
+            runs[-1].append(p)
         else:
-            out.append(f"{target}/{proto}")
+            runs.append([p])
+    out = []
+    for run in runs:
+        first, last = run[0], run[-1]
+        proto = first.get("Protocol") or "tcp"
+        if len(run) == 1:
+            out.append(f"*:{first['PublishedPort']}->{first.get('TargetPort') or 0}/{proto}")
+        else:
+            out.append(
+                f"*:{first['PublishedPort']}-{last['PublishedPort']}->"
+                f"{first.get('TargetPort') or 0}-{last.get('TargetPort') or 0}/{proto}"
+            )
     return ", ".join(out)
 
 

@@ -107,3 +107,18 @@ def test_ago_with_nanosecond_timestamp():
     assert ago(stamp, now) == "5 minutes ago"
     assert ago("0001-01-01T00:00:00Z", now) == ""
     assert parse_timestamp("garbage") is None
+
+
+def test_port_text_like_docker():
+    from swarmlet.cli.tasks import port_text
+
+    ports = [
+        {"Protocol": "tcp", "TargetPort": 81, "PublishedPort": 8001, "PublishMode": "ingress"},
+        {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8000, "PublishMode": "ingress"},
+        {"Protocol": "udp", "TargetPort": 53, "PublishedPort": 53, "PublishMode": "ingress"},
+        {"Protocol": "tcp", "TargetPort": 9000, "PublishedPort": 9000, "PublishMode": "host"},
+        {"Protocol": "tcp", "TargetPort": 22, "PublishedPort": 0},
+    ]
+    assert port_text(ports, ingress_only=True) == "*:8000-8001->80-81/tcp, *:53->53/udp"
+    assert port_text(ports) == "*:8000-8001->80-81/tcp, *:9000->9000/tcp, *:53->53/udp"
+    assert port_text(None) == ""
