@@ -48,7 +48,7 @@ def ensure_daemon(host: str, data_dir: str | None = None) -> bool:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
     with tempfile.TemporaryFile() as early_output:
         proc = subprocess.Popen(
-            [*daemon_command(), "daemon", "--data-dir", data_dir, "--host", host],
+            [*daemon_command(), "daemon", "--detached", "--data-dir", data_dir, "--host", host],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=early_output,

@@ -44,6 +44,8 @@ def register(sub) -> None:
     p.add_argument(
         "--print-unit", action="store_true", help="Print a systemd unit for this daemon and exit"
     )
+    # Set by `init`/`join` when they start a daemon in the background: log to the data dir only.
+    p.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
 
 
 def client_info() -> dict:
@@ -66,18 +68,28 @@ def cmd_version(args) -> int:
             sys.stdout.write(format_inspect([info], args.format))
         return 0
     c = info["Client"]
-    rows = [
-        ("Version", c["Version"]),
-        ("API version", c["ApiVersion"]),
-        ("Python version", f"{c['PythonVersion']} ({c['Executable']})"),
-        ("OS/Arch", f"{c['Os']}/{c['Arch']}"),
-    ]
     print("Client:")
-    _print_kv(rows, 1)
+    _print_kv(
+        [
+            ("Version", c["Version"]),
+            ("API version", c["ApiVersion"]),
+            ("Python version", f"{c['PythonVersion']} ({c['Executable']})"),
+            ("OS/Arch", f"{c['Os']}/{c['Arch']}"),
+        ],
+        1,
+    )
     sys.stdout.flush()
     server = client(args).get("/version") or {}
-    print("\nServer:")
-    srows = [
+    print()
+    sys.stdout.write(server_section(server))
+    return 0
+
+
+def server_section(server: dict) -> str:
+    """`docker version`'s Server part: the engine, then any other component."""
+    name = (server.get("Platform") or {}).get("Name", "")
+    lines = [f"Server:{' ' + name if name else ''}", " Engine:"]
+    rows = [
         ("Version", server.get("Version", "")),
         (
             "API version",
@@ -91,19 +103,25 @@ def cmd_version(args) -> int:
         ("BuildTime", "Built"),
     ):
         if server.get(key):
-            srows.append((label, server[key]))
-    srows.append(("OS/Arch", f"{server.get('Os', '')}/{server.get('Arch', '')}"))
+            rows.append((label, server[key]))
+    rows.append(("OS/Arch", f"{server.get('Os', '')}/{server.get('Arch', '')}"))
+    lines += _kv_lines(rows, 2)
     for comp in server.get("Components") or []:
-        if comp.get("Name") and comp.get("Name") != "swarmlet":
-            srows.append((comp["Name"], comp.get("Version", "")))
-    _print_kv(srows, 1)
-    return 0
+        if comp.get("Name") in (None, "", "Engine"):
+            continue
+        lines.append(f" {comp['Name']}:")
+        lines += _kv_lines([("Version", comp.get("Version", ""))], 2)
+    return "\n".join(lines) + "\n"
+
+
+def _kv_lines(rows, indent: int) -> list[str]:
+    pad = " " * indent
+    return [f"{pad}{key + ':':<{19 - indent}} {value}".rstrip() for key, value in rows]
 
 
 def _print_kv(rows, indent: int) -> None:
-    pad = " " * indent
-    for key, value in rows:
-        print(f"{pad}{key + ':':<{18}} {value}".rstrip())
+    for line in _kv_lines(rows, indent):
+        print(line)
 
 
 def cmd_info(args) -> int:
@@ -209,4 +227,10 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         return 0
     from swarmlet.api.client import default_host
 
-    return daemon.run(data_dir, host or default_host(), args.log_level)
+    kwargs = {}
+    if args.detached:
+        import inspect
+
+        if "foreground" in inspect.signature(daemon.run).parameters:
+            kwargs["foreground"] = False
+    return daemon.run(data_dir, host or default_host(), args.log_level, **kwargs)

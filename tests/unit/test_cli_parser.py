@@ -178,3 +178,26 @@ def test_partial_tree_parses_like_the_full_tree():
     assert {k: v for k, v in vars(partial).items() if k != "func"} == {
         k: v for k, v in vars(full).items() if k != "func"
     }
+
+
+def test_daemon_passes_its_flags_to_run(monkeypatch, tmp_path):
+    from swarmlet import daemon
+
+    calls = []
+
+    def run(data_dir, host, log_level="info", *, foreground=True):
+        calls.append((data_dir, host, log_level, foreground))
+        return 0
+
+    monkeypatch.setattr(daemon, "run", run)
+    monkeypatch.setenv("SWARMLET_DATA_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("SWARMLET_HOST", "unix:///tmp/env.sock")
+    assert main(["daemon"]) == 0
+    assert (
+        main(["daemon", "--data-dir", "/d", "-H", "unix:///h.sock", "-l", "debug", "--detached"])
+        == 0
+    )
+    assert calls == [
+        (str(tmp_path / "env"), "unix:///tmp/env.sock", "info", True),
+        ("/d", "unix:///h.sock", "debug", False),
+    ]

@@ -295,7 +295,8 @@ def test_version_prints_client_and_server(daemon, capsys):
     assert main(["version"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Client:\n Version:")
-    assert "\nServer:\n Version:" in out and "1.41 (minimum version 1.12)" in out
+    assert "\nServer:\n Engine:\n  Version:          0.1.0\n" in out
+    assert "  API version:      1.41 (minimum version 1.12)\n" in out
 
 
 def test_service_rm(daemon, capsys):
