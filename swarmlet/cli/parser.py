@@ -135,6 +135,19 @@ class DockerArgumentParser(argparse.ArgumentParser):
                 flags = ", ".join(f'"{f.split("/")[-1].lstrip("-")}"' for f in missing.split(", "))
                 self.exit(USAGE_ERROR_EXIT, f"required flag(s) {flags} not set\n")
             self.fail_arity()
+        if message.startswith("one of the arguments"):
+            flags = " ".join(f.lstrip("-") for f in message.split("arguments", 1)[1].split()[:-2])
+            self.exit(
+                USAGE_ERROR_EXIT,
+                f"at least one of the flags in the group [{flags}] is required\n",
+            )
+        if m and "not allowed with argument" in m.group(2):
+            other = m.group(2).rsplit(" ", 1)[-1]
+            self.exit(
+                USAGE_ERROR_EXIT,
+                f"if any flags in the group [{_flag_name(m.group(1))} {other}] are set "
+                "none of the others can be\n",
+            )
         if message.startswith("unrecognized arguments:"):
             self._reject_extras(message.split(":", 1)[1].split())
         if m:

@@ -201,3 +201,27 @@ def test_daemon_passes_its_flags_to_run(monkeypatch, tmp_path):
         (str(tmp_path / "env"), "unix:///tmp/env.sock", "info", True),
         ("/d", "unix:///h.sock", "debug", False),
     ]
+
+
+def _flag_groups_parser():
+    p = DockerArgumentParser(prog="swarmlet thing")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--device")
+    g.add_argument("--image")
+    return p
+
+
+def test_required_flag_group_wording(capsys):
+    with pytest.raises(SystemExit) as exc:
+        _flag_groups_parser().parse_args([])
+    assert exc.value.code == 1
+    assert capsys.readouterr().err == (
+        "at least one of the flags in the group [device image] is required\n"
+    )
+
+
+def test_exclusive_flags_wording(capsys):
+    with pytest.raises(SystemExit) as exc:
+        _flag_groups_parser().parse_args(["--device", "a", "--image", "b"])
+    assert exc.value.code == 1
+    assert "none of the others can be" in capsys.readouterr().err
