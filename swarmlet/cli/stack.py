@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from swarmlet.cli.common import add_filter, add_format, add_quiet, client, group, leaf
+from swarmlet.cli.common import add_filter, add_format, add_quiet, client, group, leaf, not_built
 from swarmlet.cli.filters import parse_filters
 from swarmlet.cli.format import print_listing
 from swarmlet.cli.tasks import add_task_flags, list_tasks
@@ -82,10 +82,8 @@ def _label_filter(stack: str) -> dict:
     return {"label": {f"{NAMESPACE_LABEL}={stack}": True}}
 
 
-def cmd_deploy(args) -> int:
-    # The compose translation (swarmlet.stack, which may import yaml) arrives with the stack stage.
-    print("swarmlet stack deploy: not implemented yet", file=sys.stderr)
-    return 1
+# The compose translation (swarmlet.stack, which may import yaml) arrives with the stack stage.
+cmd_deploy = not_built("stack deploy")
 
 
 def cmd_ls(args) -> int:
