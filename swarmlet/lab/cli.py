@@ -123,15 +123,19 @@ def _ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def exec_command(args: argparse.Namespace) -> list[str]:
+    """The command after HOST; argparse versions differ in whether they keep the `--`."""
+    cmd = list(args.cmd)
+    return cmd[1:] if cmd[:1] == ["--"] else cmd
+
+
 def _exec(args: argparse.Namespace) -> int:
     import os
 
     from swarmlet.lab import core
     from swarmlet.lab.layout import LabError, load
 
-    cmd = list(args.cmd)
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
+    cmd = exec_command(args)
     try:
         lab = load(args.name)
         argv, env = core.exec_argv(lab, lab.host(args.host), cmd)

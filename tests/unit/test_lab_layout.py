@@ -1,0 +1,121 @@
+"""Pure parts of the lab: names, addresses, partition rules, command-line parsing."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from swarmlet.lab import cli
+from swarmlet.lab.layout import (
+    Lab,
+    LabError,
+    bridge_name,
+    check_name,
+    partition_blocks,
+    partition_ruleset,
+    preferred_subnet,
+    tag,
+)
+
+
+@pytest.mark.parametrize("name", ["lab", "t1a2b3", "a-very-long-lab.name_with-stuff-32"[:32]])
+def test_interface_names_fit_the_kernel_limit(name):
+    lab = Lab(name=name, subnet=7, nodes=200)
+    assert len(lab.bridge) <= 15
+    assert all(len(h.veth) <= 15 for h in lab.hosts)
+    assert lab.bridge == bridge_name(name)
+
+
+def test_short_names_are_kept_and_long_ones_hashed_stably():
+    assert tag("lab") == "lab"
+    assert tag("Long-Name") == tag("Long-Name") != tag("Long-Namf")
+    assert len(tag("Long-Name")) == 6
+
+
+def test_addresses_live_in_the_labs_own_24():
+    lab = Lab(name="x", subnet=42, nodes=3)
+    assert lab.registry == "198.18.42.1:5000"
+    assert [h.addr for h in lab.hosts] == ["198.18.42.11", "198.18.42.12", "198.18.42.13"]
+    assert len({h.bip for h in lab.hosts}) == 3
+    assert 0 <= preferred_subnet("x") < 256
+
+
+@pytest.mark.parametrize("bad", ["", "-x", "a b", "x/y", "a" * 33])
+def test_bad_names_are_refused(bad):
+    with pytest.raises(LabError):
+        check_name(bad)
+
+
+def test_unknown_host_names_the_hosts():
+    with pytest.raises(LabError, match="node1, node2"):
+        Lab(name="x", subnet=1, nodes=2).host("node3")
+
+
+def test_a_partition_cuts_one_side_from_all_others_both_ways():
+    hosts = ["node1", "node2", "node3", "node4"]
+    blocks = partition_blocks(hosts, [["node1", "node2"]])
+    assert blocks == {
+        "node1": {"node3", "node4"},
+        "node2": {"node3", "node4"},
+        "node3": {"node1", "node2"},
+        "node4": {"node1", "node2"},
+    }
+    blocks = partition_blocks(hosts, [["node1", "node2"], ["node4"]])
+    assert blocks["node3"] == {"node1", "node2", "node4"}
+    assert blocks["node1"] == {"node3", "node4"}
+    assert partition_blocks(hosts, []) == {h: set() for h in hosts}
+
+
+def test_partition_ruleset_replaces_the_table_atomically():
+    rules = partition_ruleset(["198.18.1.12", "198.18.1.11"])
+    first, second = rules.splitlines()[:2]
+    assert first == "table inet swarmlet_lab" and second == "delete table inet swarmlet_lab"
+    assert "elements = { 198.18.1.11, 198.18.1.12 }" in rules
+    assert "hook input" in rules and "hook output" in rules and "hook forward" in rules
+    assert partition_ruleset([]).splitlines() == [first, second]
+
+
+def _parse(*argv):
+    p = argparse.ArgumentParser(prog="swarmlet")
+    cli.register(p.add_subparsers())
+    return p.parse_args(argv)
+
+
+def test_cli_tree_parses_every_leaf():
+    assert _parse("lab", "up", "--nodes", "3").name == "lab"
+    args = _parse("lab", "exec", "--name", "x", "node2", "--", "sh", "-c", "exit 3")
+    assert (args.name, args.host) == ("x", "node2")
+    assert cli.exec_command(args) == ["sh", "-c", "exit 3"]
+    args = _parse("lab", "exec", "node1", "--", "docker", "run", "--name", "c", "busybox")
+    assert (args.name, cli.exec_command(args)) == (
+        "lab",
+        ["docker", "run", "--name", "c", "busybox"],
+    )
+    assert _parse("lab", "partition", "node1", "node2").hosts == ["node1", "node2"]
+    assert _parse("lab", "engine", "node1", "stop").action == "stop"
+    for leaf in ("ls", "heal", "down"):
+        assert callable(_parse("lab", leaf).func)
+    for leaf in ("kill", "start"):
+        assert _parse("lab", leaf, "node1").host == "node1"
+
+
+def test_swarm_is_refused_before_anything_is_made(capsys):
+    args = _parse("lab", "up", "--name", "never", "--nodes", "3", "--swarm")
+    assert args.func(args) == 1
+    assert "requires swarm init/join" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--managers", "0"], ["--managers", "2", "--workers", "2"], ["--workers", "-1"]],
+)
+def test_swarm_layout_must_fit_the_nodes(flags):
+    args = _parse("lab", "up", "--nodes", "3", "--swarm", *flags)
+    with pytest.raises(ValueError):
+        cli._swarm_layout(args)
+
+
+def test_swarm_layout_defaults_to_one_manager_and_the_rest_workers():
+    assert cli._swarm_layout(_parse("lab", "up", "--nodes", "4", "--swarm")) == (1, 3)
+    assert cli._swarm_layout(_parse("lab", "up", "--nodes", "4")) is None
