@@ -157,7 +157,9 @@ def _start_registry(lab: Lab) -> subprocess.Popen:
             f"http:\n  addr: {lab.registry}\n"
         )
     proc = system.spawn_detached(
-        ["docker-registry", "serve", config], os.path.join(lab.registry_dir, "registry.log")
+        ["docker-registry", "serve", config],
+        os.path.join(lab.registry_dir, "registry.log"),
+        env=system.service_env(),
     )
     with open(os.path.join(lab.registry_dir, "registry.pid"), "w") as f:
         f.write(str(proc.pid))

@@ -103,7 +103,9 @@ def launch(lab: Lab, host: Host) -> subprocess.Popen:
         "--containerd-namespace", f"{host.netns}",
         "--containerd-plugins-namespace", f"{host.netns}-plugins",
     ]  # fmt: skip
-    return system.spawn_detached(argv, os.path.join(host.dir, "dockerd.log"))
+    return system.spawn_detached(
+        argv, os.path.join(host.dir, "dockerd.log"), env=system.service_env()
+    )
 
 
 def wait_ready(

@@ -40,14 +40,20 @@ def heal(lab: Lab) -> None:
 
 
 def daemon_pids(host: Host) -> set[int]:
-    """Live swarmlet daemons of this host: the tracked pid, or any daemon on its data dir."""
+    """Live swarmlet daemons of this host: the tracked pid, or any daemon on its data dir
+    (named on its command line, or through SWARMLET_DATA_DIR when started by hand)."""
     pids = set()
     tracked = system.read_pid(host.swarmlet_pidfile)
     if tracked and system.pid_alive(tracked) and host.swarmlet_data_dir in system.cmdline(tracked):
         pids.add(tracked)
     for pid in system.all_pids():
         argv = system.cmdline(pid)
-        if "daemon" in argv and host.swarmlet_data_dir in argv and system.pid_alive(pid):
+        if "daemon" not in argv or not system.pid_alive(pid):
+            continue
+        if host.swarmlet_data_dir in argv or (
+            "--data-dir" not in argv
+            and system.environ(pid).get("SWARMLET_DATA_DIR") == host.swarmlet_data_dir
+        ):
             pids.add(pid)
     return pids
 

@@ -48,6 +48,22 @@ def spawn_detached(
         )
 
 
+def service_env() -> dict[str, str]:
+    """Environment for the lab's engines and registry: no proxy settings, since every
+    address they talk to is inside the lab."""
+    proxies = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
+    return {k: v for k, v in os.environ.items() if k.lower() not in proxies}
+
+
+def environ(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            items = f.read().split(b"\0")
+    except OSError:
+        return {}
+    return dict(i.decode(errors="replace").split("=", 1) for i in items if b"=" in i)
+
+
 def netns_cmd(netns_path: str, uts_path: str | None = None) -> list[str]:
     """Prefix that runs a command as a lab host (not `ip netns exec`: it remounts /sys)."""
     argv = ["nsenter", f"--net={netns_path}"]
