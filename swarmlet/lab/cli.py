@@ -18,47 +18,66 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_group_help(p))
     lab = p.add_subparsers(dest="lab_command", metavar="COMMAND")
 
-    def leaf(name: str, help: str, func) -> argparse.ArgumentParser:
-        q = lab.add_parser(name, help=help, description=help)
+    def leaf(name: str, help: str, func, use: str = "[OPTIONS]") -> argparse.ArgumentParser:
+        q = lab.add_parser(name, help=help, description=help, **_use(lab, use))
         q.add_argument("--name", default=DEFAULT_NAME, help=f"Lab name (default {DEFAULT_NAME!r})")
         q.set_defaults(func=func)
         return q
 
     q = leaf("up", "Create a lab of N hosts", _up)
-    q.add_argument("--nodes", type=int, required=True, help="Number of hosts (node1..nodeN)")
+    q.add_argument(
+        "--nodes", type=int, metavar="int", required=True, help="Number of hosts (node1..nodeN)"
+    )
     q.add_argument(
         "--swarm", action="store_true", help="Form a swarm: node1 initialises, the others join"
     )
     q.add_argument(
         "--managers", type=int, default=None, help="Managers in all, node1 included (default 1)"
     )
-    q.add_argument("--workers", type=int, default=None, help="Workers (default: every other host)")
+    q.add_argument(
+        "--workers",
+        type=int,
+        metavar="int",
+        default=None,
+        help="Workers (default: every other host)",
+    )
 
     q = lab.add_parser(
         "ls", help="List labs, hosts, addresses and registries", description="List labs"
     )
     q.set_defaults(func=_ls)
 
-    q = leaf("exec", "Run a command as a lab host", _exec)
+    q = leaf("exec", "Run a command as a lab host", _exec, "[OPTIONS] HOST -- COMMAND [ARG...]")
     q.add_argument("host", metavar="HOST")
     q.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...")
 
-    q = leaf("partition", "Cut hosts (as one side) off from every other host", _partition)
+    q = leaf(
+        "partition",
+        "Cut hosts (as one side) off from every other host",
+        _partition,
+        "[OPTIONS] HOST [HOST...]",
+    )
     q.add_argument("hosts", nargs="+", metavar="HOST")
 
     leaf("heal", "Undo every partition", _heal)
 
-    q = leaf("kill", "SIGKILL a host's swarmlet daemon", _kill)
+    q = leaf("kill", "SIGKILL a host's swarmlet daemon", _kill, "[OPTIONS] HOST")
     q.add_argument("host", metavar="HOST")
 
-    q = leaf("start", "Start a host's swarmlet daemon again", _start)
+    q = leaf("start", "Start a host's swarmlet daemon again", _start, "[OPTIONS] HOST")
     q.add_argument("host", metavar="HOST")
 
-    q = leaf("engine", "Stop or start a host's dockerd", _engine)
+    q = leaf("engine", "Stop or start a host's dockerd", _engine, "[OPTIONS] HOST stop|start")
     q.add_argument("host", metavar="HOST")
     q.add_argument("action", choices=["stop", "start"])
 
     leaf("down", "Remove the lab and everything it made", _down)
+
+
+def _use(sub: argparse._SubParsersAction, use: str) -> dict:
+    """Docker-style usage text, for parser classes that take it (swarmlet's own does)."""
+    cls = getattr(sub, "_parser_class", None)
+    return {"use": use} if hasattr(cls, "usage_line") else {}
 
 
 def _group_help(p: argparse.ArgumentParser):

@@ -60,9 +60,9 @@ def lab_cli_argv() -> tuple[str, ...]:
     lab group, else a local entry over swarmlet.lab.cli.register (same handlers)."""
     argv = swarmlet_argv()
     probe = subprocess.run(
-        [*argv, "lab", "partition", "--help"], env=swarmlet_env(), capture_output=True, text=True
+        [*argv, "lab", "--help"], env=swarmlet_env(), capture_output=True, text=True
     )
-    if probe.returncode == 0 and "HOST" in probe.stdout:
+    if probe.returncode == 0 and "partition" in probe.stdout:
         return (*argv, "lab")
     return (sys.executable, "-c", _LOCAL_LAB_ENTRY, "lab")
 
