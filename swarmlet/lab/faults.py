@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 
 from swarmlet.lab import engine, system
@@ -66,7 +67,7 @@ def daemon_argv(lab: Lab, host: Host) -> list[str]:
 def start_daemon(lab: Lab, host: Host, argv: list[str] | None = None, wait: bool = True) -> int:
     """Start the host's swarmlet daemon detached, as the host; returns its pid.
 
-    With wait, returns once its socket exists, and fails if it exits first.
+    With wait, returns once it accepts connections on its socket; fails if it exits first.
     """
     from swarmlet.lab.core import host_env
 
@@ -83,7 +84,7 @@ def start_daemon(lab: Lab, host: Host, argv: list[str] | None = None, wait: bool
     if not wait:
         return proc.pid
     deadline = time.monotonic() + DAEMON_START_TIMEOUT
-    while not os.path.exists(sock):
+    while not _accepts(sock):
         if proc.poll() is not None:
             with open(console, errors="replace") as f:
                 tail = " | ".join(f.read().strip().splitlines()[-5:])
@@ -94,6 +95,18 @@ def start_daemon(lab: Lab, host: Host, argv: list[str] | None = None, wait: bool
             )
         time.sleep(0.05)
     return proc.pid
+
+
+def _accepts(path: str) -> bool:
+    """A daemon listens on the socket (a file left by a killed one does not count)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def kill_daemon(host: Host) -> set[int]:

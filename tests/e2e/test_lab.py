@@ -268,3 +268,30 @@ def test_a_failed_up_removes_what_it_made(monkeypatch):
         assert _traces(name, layout.lab_dir(name), layout.bridge_name(name)) == []
     finally:
         core.down(name, log=lambda *a, **k: None)
+
+
+def test_start_and_kill_the_real_daemon(lab):
+    from swarmlet.lab.layout import LabError
+
+    if lab.swarmlet("node3", "daemon", "--help", check=False).returncode != 0:
+        pytest.skip("this tree's command line has no `daemon` command yet")
+    try:
+        lab.start("node3")
+    except LabError as exc:
+        if "not implemented" in str(exc):
+            pytest.skip(f"the daemon is not built in this tree yet: {exc}")
+        raise
+    try:
+        assert lab.swarmlet("node3", "version").returncode == 0
+        assert "Name: node3" in lab.swarmlet("node3", "info").stdout
+        proc = lab.cli("kill", "node3")
+        assert proc.returncode == 0, proc.stderr
+        assert lab.swarmlet("node3", "version", check=False).returncode != 0
+        proc = lab.cli("start", "node3")  # again, over the socket file the killed one left
+        assert proc.returncode == 0, proc.stderr
+        assert lab.swarmlet("node3", "version").returncode == 0
+    finally:
+        from swarmlet.lab import faults
+
+        if faults.daemon_pids(lab.host("node3")):
+            faults.kill_daemon(lab.host("node3"))
