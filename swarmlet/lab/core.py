@@ -1,7 +1,8 @@
 """Bring a lab up, tear it down, list labs, run commands as a lab host.
 
 A lab: a bridge with its own /24, one network + UTS namespace per host, one dockerd per
-host, a registry on the bridge address holding two busybox images. See docs/LAB.md.
+host, a registry on the bridge address holding two busybox images. Everything it makes is
+named from the lab's name and recorded under its folder, so `down` can undo a partial `up`.
 """
 
 from __future__ import annotations

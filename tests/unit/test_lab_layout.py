@@ -119,3 +119,37 @@ def test_swarm_layout_must_fit_the_nodes(flags):
 def test_swarm_layout_defaults_to_one_manager_and_the_rest_workers():
     assert cli._swarm_layout(_parse("lab", "up", "--nodes", "4", "--swarm")) == (1, 3)
     assert cli._swarm_layout(_parse("lab", "up", "--nodes", "4")) is None
+
+
+def test_a_taken_subnet_moves_the_lab_to_the_next_free_one(monkeypatch):
+    from swarmlet.lab import core
+
+    first = preferred_subnet("x")
+    monkeypatch.setattr(core, "_used_subnets", lambda: {first, (first + 1) % 256})
+    assert core._allocate_subnet("x") == (first + 2) % 256
+    monkeypatch.setattr(core, "_used_subnets", lambda: set(range(256)))
+    with pytest.raises(LabError, match="in use"):
+        core._allocate_subnet("x")
+
+
+def test_missing_commands_name_the_debian_package(monkeypatch):
+    import shutil
+
+    from swarmlet.lab import system
+
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda c: None if c in ("nft", "nsenter") else real(c))
+    monkeypatch.setattr(system.os, "geteuid", lambda: 1000)
+    problems = system.missing_prerequisites()
+    assert any("root" in p for p in problems)
+    assert "missing nft: apt-get install -y nftables" in problems
+    assert "missing nsenter: apt-get install -y util-linux" in problems
+
+
+def test_static_and_dynamic_executables_are_told_apart(tmp_path):
+    import os
+
+    from swarmlet.lab import system
+
+    assert not system.is_static(os.path.realpath("/bin/sh"))  # dash, dynamically linked
+    assert not system.is_static(str(tmp_path / "missing"))
