@@ -199,14 +199,11 @@ def _push_images(lab: Lab, host: Host) -> None:
 
 
 def swarmlet_command() -> tuple[list[str], dict[str, str]]:
-    """How hosts run swarmlet: the zipapp running this process, else SWARMLET_BIN when it
-    names a file, else this package through the interpreter running it."""
+    """How hosts run swarmlet: the zipapp running this process, else this package through
+    the interpreter running it."""
     argv0 = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     if argv0 and os.path.isfile(argv0) and zipfile.is_zipfile(argv0):
         return [argv0], {}
-    env_bin = os.environ.get("SWARMLET_BIN", "")
-    if env_bin and os.path.isfile(env_bin):
-        return [os.path.abspath(env_bin)], {}
     import swarmlet
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(swarmlet.__file__)))

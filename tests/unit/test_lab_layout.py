@@ -153,3 +153,27 @@ def test_static_and_dynamic_executables_are_told_apart(tmp_path):
 
     assert not system.is_static(os.path.realpath("/bin/sh"))  # dash, dynamically linked
     assert not system.is_static(str(tmp_path / "missing"))
+
+
+def test_hosts_swarmlet_is_a_script_running_this_package_or_a_link_to_the_one_file(
+    tmp_path, monkeypatch
+):
+    import os
+    import subprocess
+    import sys
+
+    from swarmlet.lab import core, layout
+
+    monkeypatch.setattr(layout, "ROOT", str(tmp_path))
+    lab = Lab(name="w", subnet=1, nodes=1)
+    path = core.write_swarmlet_wrapper(lab)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([path, "--version"], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("swarmlet ") and sys.executable in out.stdout
+
+    one_file = tmp_path / "swarmlet-onefile"
+    one_file.write_text("#!/bin/sh\necho one-file\n")
+    one_file.chmod(0o755)
+    path = core.write_swarmlet_wrapper(lab, [str(one_file)])
+    assert os.readlink(path) == str(one_file)
+    assert subprocess.run([path], capture_output=True, text=True).stdout == "one-file\n"
