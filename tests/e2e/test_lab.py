@@ -236,9 +236,14 @@ def _traces(name: str, folder: str, bridge: str) -> list[str]:
     return left
 
 
-def test_down_removes_everything_the_lab_made(make_lab):
+def test_down_removes_everything_the_lab_made(make_lab, lab, echo):
+    other = lab
     lab = make_lab(2)
     st = lab.state
+    # Two labs coexist apart: own bridge, own /24, same host names.
+    assert st.bridge != other.state.bridge and st.subnet != other.state.subnet
+    assert lab.exec("node2", "hostname").stdout.strip() == "node2"
+    assert not _can_connect(lab, "node1", *echo)
     lab.docker("node1", "run", "-d", "busybox", "sleep", "3600")
     lab.popen("node2", "sleep", "3600")
     lab.partition("node1")
