@@ -44,6 +44,7 @@ class Subscription:
         self.max_queue = max_queue
         self.overflowed = False
         self.closed = False
+        self.error: Exception | None = None
         self._queue: deque[Event] = deque()
 
     def matches(self, event: Event) -> bool:
@@ -58,7 +59,15 @@ class Subscription:
         return self.predicate is None or bool(self.predicate(event))
 
     def _offer(self, event: Event) -> None:
-        if self.closed or self.overflowed or not self.matches(event):
+        if self.closed or self.overflowed:
+            return
+        try:
+            wanted = self.matches(event)
+        except Exception as exc:  # the subscriber's predicate failed: close it, not the store
+            self.error = exc
+            self.closed = True
+            return
+        if not wanted:
             return
         if len(self._queue) >= self.max_queue:
             self.overflowed = True

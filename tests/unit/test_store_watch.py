@@ -101,3 +101,12 @@ def test_predicate_follows_the_tasks_of_one_node():
     moved["NodeID"] = "n2"
     apply(store, 3, commands.update("task", moved))
     assert [(e.object["ID"], e.action) for e in sub.drain()] == [("t1", CREATE), ("t1", UPDATE)]
+
+
+def test_a_failing_predicate_closes_its_subscription_not_the_store():
+    store = Store()
+    broken = store.watch(predicate=lambda event: 1 / 0)
+    healthy = store.watch()
+    assert apply(store, 1, commands.create("service", service("s1", "web"))).ok
+    assert broken.closed and isinstance(broken.error, ZeroDivisionError)
+    assert len(healthy.drain()) == 1
