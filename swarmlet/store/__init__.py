@@ -13,6 +13,7 @@ from .errors import (
     NotFound,
     OutOfSequence,
     StoreError,
+    Unimplemented,
 )
 from .state import ApplyResult, ReadView, Store
 from .watch import CREATE, REMOVE, RESET, UPDATE, Event, Subscription
@@ -33,6 +34,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Subscription",
+    "Unimplemented",
     "UPDATE",
     "commands",
     "objects",

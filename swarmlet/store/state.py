@@ -413,9 +413,12 @@ class Store(ReadView):
             self._index_add(kind, new)
 
     # -- watches ------------------------------------------------------------------------
-    def watch(self, kinds=None, ids=None, actions=None, max_queue: int = 100_000) -> Subscription:
-        """Subscribe to changes (filters: kinds, object IDs, actions create/update/remove)."""
-        sub = Subscription(kinds, ids, actions, max_queue)
+    def watch(
+        self, kinds=None, ids=None, actions=None, max_queue: int = 100_000, predicate=None
+    ) -> Subscription:
+        """Subscribe to changes (filters: kinds, object IDs, actions create/update/remove,
+        and a predicate on the event)."""
+        sub = Subscription(kinds, ids, actions, max_queue, predicate)
         self._subscriptions.append(sub)
         return sub
 

@@ -26,20 +26,25 @@ class Event:
 
 
 class Subscription:
-    """A filtered queue of events, in apply order.
+    """A filtered queue of events, in apply order. ``predicate(event)`` narrows further
+    (e.g. the tasks of one node: compare ``event.object`` and ``event.old``).
 
     A subscriber that lets more than ``max_queue`` events pile up is marked ``overflowed`` and
     gets no more events until it calls ``resync()``, after re-reading what it follows from the
     store (as swarmkit drops slow watchers).
     """
 
-    def __init__(self, kinds=None, ids=None, actions=None, max_queue: int = 100_000):
+    def __init__(
+        self, kinds=None, ids=None, actions=None, max_queue: int = 100_000, predicate=None
+    ):
         self.kinds = frozenset(kinds) if kinds is not None else None
         self.ids = frozenset(ids) if ids is not None else None
         self.actions = frozenset(actions) if actions is not None else None
+        self.predicate = predicate
         self.max_queue = max_queue
         self.overflowed = False
         self.closed = False
+        self.error: Exception | None = None
         self._queue: deque[Event] = deque()
 
     def matches(self, event: Event) -> bool:
@@ -49,10 +54,20 @@ class Subscription:
             return False
         if self.actions is not None and event.action not in self.actions:
             return False
-        return self.ids is None or event.object["ID"] in self.ids
+        if self.ids is not None and event.object["ID"] not in self.ids:
+            return False
+        return self.predicate is None or bool(self.predicate(event))
 
     def _offer(self, event: Event) -> None:
-        if self.closed or self.overflowed or not self.matches(event):
+        if self.closed or self.overflowed:
+            return
+        try:
+            wanted = self.matches(event)
+        except Exception as exc:  # the subscriber's predicate failed: close it, not the store
+            self.error = exc
+            self.closed = True
+            return
+        if not wanted:
             return
         if len(self._queue) >= self.max_queue:
             self.overflowed = True

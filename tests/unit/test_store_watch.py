@@ -86,3 +86,27 @@ def test_restore_sends_reset_to_every_subscriber():
     store.restore(snap)
     events = sub.drain()
     assert [(e.action, e.index) for e in events] == [(RESET, 1)]
+
+
+def test_predicate_follows_the_tasks_of_one_node():
+    store = Store()
+
+    def on_n1(event):
+        return "n1" in (event.object.get("NodeID"), (event.old or {}).get("NodeID"))
+
+    sub = store.watch(kinds={"task"}, predicate=on_n1)
+    apply(store, 1, commands.create("task", task("t1", "s1", node_id="n1")))
+    apply(store, 2, commands.create("task", task("t2", "s1", node_id="n2")))
+    moved = objects.edit(store.get("task", "t1"))
+    moved["NodeID"] = "n2"
+    apply(store, 3, commands.update("task", moved))
+    assert [(e.object["ID"], e.action) for e in sub.drain()] == [("t1", CREATE), ("t1", UPDATE)]
+
+
+def test_a_failing_predicate_closes_its_subscription_not_the_store():
+    store = Store()
+    broken = store.watch(predicate=lambda event: 1 / 0)
+    healthy = store.watch()
+    assert apply(store, 1, commands.create("service", service("s1", "web"))).ok
+    assert broken.closed and isinstance(broken.error, ZeroDivisionError)
+    assert len(healthy.drain()) == 1
