@@ -1,0 +1,467 @@
+"""Several conversations over one `SecureSession`: one-way messages, requests, streams.
+
+Handlers are registered by message type on a `Router`; each sees the authenticated peer
+(`PeerInfo`) and a body already validated against the type's schema:
+
+    router = Router()
+    router.message("gossip.ping", PING, on_ping)             # async def on_ping(peer, body)
+    router.request("raft.vote", VOTE, on_vote, roles={"manager"})   # returns the reply body
+    router.stream("logs.follow", FOLLOW, on_follow)          # async def f(peer, body, out)
+
+One-way messages are handled in arrival order, one at a time, by the session's reader: keep
+those handlers short. Requests and streams run concurrently, at most `max_inflight` per
+connection; beyond that the reader stops reading and TCP pushes back on the peer. Outgoing
+frames wait in a queue of `queue_size`; `send` waits for room, `send_nowait` raises
+`Backpressure`. Streams use credits, so a producer never runs ahead of its consumer.
+
+A peer that breaks the envelope protocol loses its session. A request whose body fails its
+schema is answered with the error code "invalid"; a one-way message that fails is dropped and
+logged (a version skew should not cut a node off).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Container
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import trio
+
+from swarmlet.wire import codec
+from swarmlet.wire.schema import ANY, Field, Schema, SchemaError
+from swarmlet.wire.session import PeerInfo, SecureSession, SessionClosed
+
+log = logging.getLogger("swarmlet.wire")
+
+
+class RemoteError(Exception):
+    """An error the peer answered with (or that stands for one): a code and a message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class RequestTimeout(RemoteError):
+    def __init__(self, message: str) -> None:
+        super().__init__("timeout", message)
+
+
+class Unavailable(RemoteError):
+    """The session is gone (or could not be made); the request may not have been delivered."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("unavailable", message)
+
+
+class Backpressure(Exception):
+    """The outgoing queue to this peer is full."""
+
+
+MessageHandler = Callable[[PeerInfo, dict], Awaitable[None]]
+RequestHandler = Callable[[PeerInfo, dict], Awaitable[object]]
+StreamHandler = Callable[[PeerInfo, dict, "StreamWriter"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # "message" | "request" | "stream"
+    schema: Schema
+    handler: Callable
+    roles: Container[str] | None
+
+
+class Router:
+    """Message type -> (kind, schema, handler, allowed roles)."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+
+    def _add(self, kind, type_, schema, handler, roles):
+        if type_ in self.routes:
+            raise ValueError(f"a handler for {type_!r} is already registered")
+        self.routes[type_] = Route(kind, schema, handler, roles)
+
+    def message(self, type_: str, schema: Schema, handler: MessageHandler, roles=None) -> None:
+        self._add("message", type_, schema, handler, roles)
+
+    def request(self, type_: str, schema: Schema, handler: RequestHandler, roles=None) -> None:
+        self._add("request", type_, schema, handler, roles)
+
+    def stream(self, type_: str, schema: Schema, handler: StreamHandler, roles=None) -> None:
+        self._add("stream", type_, schema, handler, roles)
+
+
+_ID = Field(int, min=0, max=2**63)
+_TYPE = Field(str, min_len=1, max_len=100)
+ENVELOPES = {
+    "m": Schema(k=Field(str), t=_TYPE, b=ANY),
+    "q": Schema(k=Field(str), i=_ID, t=_TYPE, b=ANY),
+    "r": Schema(k=Field(str), i=_ID, b=ANY),
+    "e": Schema(k=Field(str), i=_ID, c=Field(str, max_len=100), m=Field(str, max_len=4000)),
+    "s": Schema(k=Field(str), i=_ID, t=_TYPE, b=ANY, w=Field(int, min=1, max=1024)),
+    "d": Schema(k=Field(str), i=_ID, b=ANY),
+    "z": Schema(k=Field(str), i=_ID),
+    "c": Schema(k=Field(str), i=_ID, n=Field(int, min=1, max=1024)),
+    "x": Schema(k=Field(str), i=_ID),
+}
+
+
+class ProtocolViolation(Exception):
+    pass
+
+
+class _Pending:
+    __slots__ = ("event", "result", "error")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.result = None
+        self.error: RemoteError | None = None
+
+
+class StreamWriter:
+    """The producing end of a stream, given to a stream handler."""
+
+    def __init__(self, conn: Connection, stream_id: int, window: int) -> None:
+        self._conn = conn
+        self._id = stream_id
+        self._credit = window
+        self._credit_changed = trio.Event()
+        self.cancel_scope: trio.CancelScope | None = None
+
+    def _grant(self, n: int) -> None:
+        self._credit += n
+        self._credit_changed.set()
+        self._credit_changed = trio.Event()
+
+    async def send(self, chunk: object) -> None:
+        """Send one chunk; waits while the consumer has granted no credit."""
+        while self._credit <= 0:
+            await self._credit_changed.wait()
+        self._credit -= 1
+        await self._conn._enqueue({"k": "d", "i": self._id, "b": chunk})
+
+
+class StreamReader:
+    """The consuming end: an async iterator of chunks, ended by the producer's end or error."""
+
+    def __init__(self, conn: Connection, stream_id: int, window: int) -> None:
+        self._conn = conn
+        self._id = stream_id
+        self._window = window
+        self._send, self._recv = trio.open_memory_channel(math.inf)
+        self._buffered = 0
+        self._consumed = 0
+        self.done = False
+
+    def _deliver(self, item) -> None:
+        if item[0] == "d":
+            self._buffered += 1
+            if self._buffered > self._window:
+                raise ProtocolViolation(f"stream {self._id} sent beyond its credit")
+        self._send.send_nowait(item)
+
+    def __aiter__(self) -> AsyncIterator[object]:
+        return self
+
+    async def __anext__(self) -> object:
+        if self.done:
+            raise StopAsyncIteration
+        kind, value = await self._recv.receive()
+        if kind == "d":
+            self._buffered -= 1
+            self._consumed += 1
+            if self._consumed >= max(1, self._window // 2):
+                n, self._consumed = self._consumed, 0
+                self._credit_back(n)
+            return value
+        self.done = True
+        self._conn._readers.pop(self._id, None)
+        if kind == "e":
+            raise value
+        raise StopAsyncIteration
+
+    def _credit_back(self, n: int) -> None:
+        try:
+            self._conn._enqueue_nowait({"k": "c", "i": self._id, "n": n})
+        except (Backpressure, SessionClosed):
+            self._conn._queue_credit({"k": "c", "i": self._id, "n": n})
+
+
+class Connection:
+    """One authenticated session, multiplexed. Run it with `run()` in a nursery."""
+
+    def __init__(
+        self,
+        session: SecureSession,
+        router: Router,
+        *,
+        queue_size: int = 256,
+        max_inflight: int = 64,
+        max_outstanding: int = 1024,
+        stream_window: int = 16,
+    ) -> None:
+        self.session = session
+        self.peer = session.peer
+        self.router = router
+        self.queue_size = queue_size
+        self._out_send, self._out_recv = trio.open_memory_channel(queue_size)
+        self._credits: list[dict] = []  # credits that found the queue full; sent first
+        self._inflight = trio.Semaphore(max_inflight)
+        self._outstanding = trio.Semaphore(max_outstanding)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._readers: dict[int, StreamReader] = {}
+        self._writers: dict[int, StreamWriter] = {}
+        self._serving: dict[int, trio.CancelScope] = {}
+        self.stream_window = stream_window
+        self.closed = trio.Event()
+        self.close_reason: str | None = None
+        self._nursery: trio.Nursery | None = None
+        self.max_inflight_seen = 0
+        self._inflight_now = 0
+
+    # ---- running -------------------------------------------------------------------------
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._writer)
+                task_status.started()
+                try:
+                    await self._reader()
+                finally:
+                    nursery.cancel_scope.cancel()
+        finally:
+            self._finish(self.session.closed_reason or "session ended")
+            await self.session.aclose(self.close_reason or "closed")
+
+    def _finish(self, reason: str) -> None:
+        if self.close_reason is None:
+            self.close_reason = reason
+        for p in self._pending.values():
+            if not p.event.is_set():
+                p.error = Unavailable(f"session with {self.peer.node_id} ended: {reason}")
+                p.event.set()
+        for r in list(self._readers.values()):
+            r._send.send_nowait(("e", Unavailable(f"session ended: {reason}")))
+        self._readers.clear()
+        self.closed.set()
+
+    async def aclose(self, reason: str = "closed") -> None:
+        self._finish(reason)
+        await self.session.aclose(reason)
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    async def _writer(self) -> None:
+        while True:
+            if self._credits:
+                data = codec.encode(self._credits.pop(0))
+            else:
+                data = await self._out_recv.receive()
+            try:
+                await self.session.send_encoded(data)
+            except SessionClosed:
+                return
+
+    async def _reader(self) -> None:
+        while True:
+            try:
+                msg = await self.session.receive()
+            except SessionClosed:
+                return
+            try:
+                await self._dispatch(msg)
+            except (ProtocolViolation, SchemaError) as exc:
+                await self.session.abort(f"protocol violation: {exc}")
+                return
+
+    # ---- sending -------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed.is_set():
+            raise Unavailable(f"session with {self.peer.node_id} ended: {self.close_reason}")
+
+    async def _enqueue(self, envelope: dict) -> None:
+        self._check_open()
+        data = codec.encode(envelope)
+        if len(data) > self.session.max_message:
+            raise ValueError(f"message of {len(data)} bytes exceeds {self.session.max_message}")
+        try:
+            await self._out_send.send(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise Unavailable("session ended") from None
+
+    def _enqueue_nowait(self, envelope: dict) -> None:
+        self._check_open()
+        data = codec.encode(envelope)
+        if len(data) > self.session.max_message:
+            raise ValueError(f"message of {len(data)} bytes exceeds {self.session.max_message}")
+        try:
+            self._out_send.send_nowait(data)
+        except trio.WouldBlock:
+            raise Backpressure(f"outgoing queue to {self.peer.node_id} is full") from None
+
+    def _queue_credit(self, envelope: dict) -> None:
+        if len(self._credits) < 1024:
+            self._credits.append(envelope)
+
+    @property
+    def queued(self) -> int:
+        """Frames waiting to be written."""
+        return self._out_send.statistics().current_buffer_used
+
+    async def send(self, type_: str, body: object) -> None:
+        """A one-way message; waits while the outgoing queue is full."""
+        await self._enqueue({"k": "m", "t": type_, "b": body})
+
+    def send_nowait(self, type_: str, body: object) -> None:
+        """A one-way message, or `Backpressure` at once if the queue is full (for gossip)."""
+        self._enqueue_nowait({"k": "m", "t": type_, "b": body})
+
+    async def request(self, type_: str, body: object, timeout: float = 10.0) -> object:
+        """Send a request and wait for its reply body; RemoteError (or subclass) on failure."""
+        rid, pending = None, None
+        with trio.move_on_after(timeout) as scope:
+            async with self._outstanding:
+                rid = next(self._ids)
+                pending = self._pending[rid] = _Pending()
+                try:
+                    await self._enqueue({"k": "q", "i": rid, "t": type_, "b": body})
+                    await pending.event.wait()
+                finally:
+                    self._pending.pop(rid, None)
+        if scope.cancelled_caught:
+            if pending is not None and not pending.event.is_set():
+                self._try_send({"k": "x", "i": rid})
+            raise RequestTimeout(
+                f"{type_} to node {self.peer.node_id}: no reply within {timeout} s"
+            )
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    @asynccontextmanager
+    async def stream(self, type_: str, body: object) -> AsyncIterator[StreamReader]:
+        """Open a stream; iterate the reader for chunks. Leaving early cancels the producer."""
+        rid = next(self._ids)
+        reader = self._readers[rid] = StreamReader(self, rid, self.stream_window)
+        try:
+            await self._enqueue(
+                {"k": "s", "i": rid, "t": type_, "b": body, "w": self.stream_window}
+            )
+            yield reader
+        finally:
+            if self._readers.pop(rid, None) is not None and not reader.done:
+                self._try_send({"k": "x", "i": rid})
+
+    def _try_send(self, envelope: dict) -> None:
+        try:
+            self._enqueue_nowait(envelope)
+        except (Backpressure, RemoteError):
+            pass
+
+    # ---- receiving -----------------------------------------------------------------------
+
+    async def _dispatch(self, msg: object) -> None:
+        if not isinstance(msg, dict) or msg.get("k") not in ENVELOPES:
+            raise ProtocolViolation("not a known envelope")
+        kind = msg["k"]
+        env = ENVELOPES[kind].validate(msg, "envelope")
+        if kind == "m":
+            await self._on_message(env)
+        elif kind in ("q", "s"):
+            await self._inflight.acquire()  # blocks reading when the peer asks too much
+            self._nursery.start_soon(self._serve, env)
+        elif kind == "r" or (kind == "e" and env["i"] in self._pending):
+            pending = self._pending.get(env["i"])
+            if pending is not None and not pending.event.is_set():
+                if kind == "r":
+                    pending.result = env["b"]
+                else:
+                    pending.error = RemoteError(env["c"], env["m"])
+                pending.event.set()
+        elif kind in ("d", "z", "e"):
+            reader = self._readers.get(env["i"])
+            if reader is not None:
+                if kind == "d":
+                    reader._deliver(("d", env["b"]))
+                elif kind == "z":
+                    reader._deliver(("z", None))
+                else:
+                    reader._deliver(("e", RemoteError(env["c"], env["m"])))
+        elif kind == "c":
+            writer = self._writers.get(env["i"])
+            if writer is not None:
+                writer._grant(env["n"])
+        elif kind == "x":
+            scope = self._serving.get(env["i"])
+            if scope is not None:
+                scope.cancel()
+
+    def _route(self, type_: str, kind: str, body: object) -> tuple[Route, dict]:
+        route = self.router.routes.get(type_)
+        if route is None or route.kind != kind:
+            raise RemoteError("unknown_type", f"this node has no {kind} handler for {type_!r}")
+        if route.roles is not None and self.peer.role not in route.roles:
+            raise RemoteError("forbidden", f"{type_!r} is not allowed for a {self.peer.role} node")
+        try:
+            return route, route.schema.validate(body, type_)
+        except SchemaError as exc:
+            raise RemoteError("invalid", str(exc)) from None
+
+    async def _on_message(self, env: dict) -> None:
+        try:
+            route, body = self._route(env["t"], "message", env["b"])
+            await route.handler(self.peer, body)
+        except RemoteError as exc:
+            log.warning("dropped message from node %s: %s", self.peer.node_id, exc)
+        except Exception:
+            log.exception("handler for %r failed", env["t"])
+
+    async def _serve(self, env: dict) -> None:
+        rid, kind = env["i"], env["k"]
+        self._inflight_now += 1
+        self.max_inflight_seen = max(self.max_inflight_seen, self._inflight_now)
+        reply = None
+        try:
+            with trio.CancelScope() as scope:
+                self._serving[rid] = scope
+                reply = await self._run_handler(env, rid, kind)
+            if reply is not None and not scope.cancelled_caught:
+                await self._enqueue(reply)
+        except (RemoteError, SessionClosed):
+            pass
+        finally:
+            self._serving.pop(rid, None)
+            self._writers.pop(rid, None)
+            self._inflight_now -= 1
+            self._inflight.release()
+
+    async def _run_handler(self, env: dict, rid: int, kind: str) -> dict | None:
+        try:
+            if kind == "q":
+                route, body = self._route(env["t"], "request", env["b"])
+                result = await route.handler(self.peer, body)
+                return {"k": "r", "i": rid, "b": result}
+            route, body = self._route(env["t"], "stream", env["b"])
+            writer = self._writers[rid] = StreamWriter(self, rid, env["w"])
+            await route.handler(self.peer, body, writer)
+            return {"k": "z", "i": rid}
+        except RemoteError as exc:
+            return {"k": "e", "i": rid, "c": exc.code, "m": exc.message[:4000]}
+        except Exception as exc:
+            log.exception("handler for %r failed", env["t"])
+            return {
+                "k": "e",
+                "i": rid,
+                "c": "internal",
+                "m": f"handler failed: {type(exc).__name__}",
+            }
