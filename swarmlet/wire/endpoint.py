@@ -208,10 +208,20 @@ async def request_certificate(
     timeout: float = HANDSHAKE_TIMEOUT,
 ) -> tuple[Certificate, bytes]:
     """Join: get this node's certificate and the cluster root key from the manager at `address`."""
+    outcome: tuple[Certificate, bytes] | None = None
+    error: Exception | None = None
     with trio.fail_after(timeout):
         async with trio.open_nursery() as nursery:
-            ws = await open_connection(nursery, address)
             try:
-                return await client_join(ws, identity, token, requested_role=requested_role)
-            finally:
-                await close_quietly(ws, "join done")
+                ws = await open_connection(nursery, address)
+                try:
+                    outcome = await client_join(ws, identity, token, requested_role=requested_role)
+                finally:
+                    await close_quietly(ws, "join done")
+            except (ConnectionError, HandshakeError) as exc:
+                error = exc  # raised outside the nursery, unwrapped
+            nursery.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    assert outcome is not None
+    return outcome

@@ -23,6 +23,7 @@ import nacl.exceptions
 import nacl.signing
 import trio_websocket
 
+from swarmlet.security.ca import JoinRefused
 from swarmlet.security.certs import (
     Certificate,
     CertificateError,
@@ -82,11 +83,8 @@ class JoinError(HandshakeError):
     """Joining was refused or is unsafe; the message tells the user what to do."""
 
 
-class JoinRefused(Exception):
-    """Raised by an authorize_join callback; the message goes back to the joining node."""
-
-
-# authorize_join(token, node_pubkey, requested_node_id, requested_role) -> Certificate
+# authorize_join(token, node_pubkey, requested_node_id, requested_role) -> Certificate, or
+# raise JoinRefused(message for the user). May be sync or async. See security.ca.
 JoinAuthorizer = Callable[
     [str, bytes, str | None, str | None], "Certificate | Awaitable[Certificate]"
 ]
@@ -190,9 +188,17 @@ async def client_join(
     import time
 
     creds = Credentials(identity, None, None, clock=clock or time.time)
-    th, root, server_cert, sealer, opener = await _client_start(
-        ws, "join", creds, {"manager"}, pinned_digest=token.root_digest
-    )
+    try:
+        th, root, server_cert, sealer, opener = await _client_start(
+            ws, "join", creds, {"manager"}, pinned_digest=token.root_digest
+        )
+    except JoinError:
+        raise
+    except HandshakeError as exc:
+        raise JoinError(
+            f"the node at this address cannot be trusted to admit us: {exc}. "
+            "Join through a manager of the swarm; nothing secret was sent."
+        ) from None
     sig = identity.signing_key.sign(JOIN_LABEL + th).signature
     msg = {
         "pubkey": identity.public_key,
@@ -301,6 +307,9 @@ async def _serve_join(ws, creds, policy, th, sealer, opener, address) -> None:
         except JoinRefused as exc:
             log.warning("join from %s refused: %s", address, exc)
             reply = {"error": str(exc)}
+        except Exception:
+            log.exception("join from %s failed", address)
+            reply = {"error": "the manager failed to issue a certificate; try again later"}
     await _send(ws, sealer.seal(codec.encode(reply)))
 
 
