@@ -46,6 +46,7 @@ def decode(data: bytes, max_depth: int = MAX_DEPTH, max_size: int = MAX_FRAME) -
     try:
         value = cbor2.CBORDecoder(
             fp,
+            read_size=max(4096, len(data)),  # one read: the default 4 KiB makes big frames slow
             max_depth=max_depth,
             allow_indefinite=False,
             allow_duplicate_keys=False,

@@ -38,6 +38,7 @@ log = logging.getLogger("swarmlet.wire")
 RESOURCE = "/swarmlet/v1"
 HANDSHAKE_TIMEOUT = 10.0
 MAX_PENDING_HANDSHAKES = 64
+RECEIVE_QUEUE = 4  # frames buffered per connection before TCP pushes back
 
 
 def parse_address(address: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
@@ -102,6 +103,7 @@ class Listener:
                     None,
                     handler_nursery=nursery,
                     max_message_size=self.max_frame,
+                    message_queue_size=RECEIVE_QUEUE,
                     connect_timeout=self.handshake_timeout,
                     disconnect_timeout=2,
                     task_status=task_status,
@@ -168,7 +170,13 @@ async def open_connection(
     host, port = parse_address(address)
     try:
         return await trio_websocket.connect_websocket(
-            nursery, host, port, RESOURCE, use_ssl=False, max_message_size=max_frame
+            nursery,
+            host,
+            port,
+            RESOURCE,
+            use_ssl=False,
+            max_message_size=max_frame,
+            message_queue_size=RECEIVE_QUEUE,
         )
     except (OSError, trio_websocket.HandshakeError) as exc:
         raise ConnectionError(f"cannot reach {address}: {exc}") from None

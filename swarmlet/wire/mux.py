@@ -11,7 +11,8 @@ Handlers are registered by message type on a `Router`; each sees the authenticat
 One-way messages are handled in arrival order, one at a time, by the session's reader: keep
 those handlers short. Requests and streams run concurrently, at most `max_inflight` per
 connection; beyond that the reader stops reading and TCP pushes back on the peer. Outgoing
-frames wait in a queue of `queue_size`; `send` waits for room, `send_nowait` raises
+envelopes wait in a queue of `queue_size` (a writer sends whatever has piled up as one sealed
+batch, so bursts cost one frame, not one per message); `send` waits for room, `send_nowait` raises
 `Backpressure`. Streams use credits, so a producer never runs ahead of its consumer.
 
 A peer that breaks the envelope protocol loses its session. A request whose body fails its
@@ -113,6 +114,19 @@ ENVELOPES = {
 
 class ProtocolViolation(Exception):
     pass
+
+
+MAX_BATCH = 128
+BATCH_BYTES = 256 * 1024
+
+
+def _array_header(n: int) -> bytes:
+    """CBOR array header for n items (n < 65536), to join already encoded envelopes."""
+    if n < 24:
+        return bytes([0x80 + n])
+    if n < 256:
+        return bytes([0x98, n])
+    return bytes([0x99]) + n.to_bytes(2, "big")
 
 
 class _Pending:
@@ -261,13 +275,31 @@ class Connection:
             self._nursery.cancel_scope.cancel()
 
     async def _writer(self) -> None:
+        """Send queued envelopes; whatever is already waiting goes out in one sealed batch."""
+        carry: bytes | None = None
+        limit = self.session.max_message - 16
         while True:
-            if self._credits:
-                data = codec.encode(self._credits.pop(0))
-            else:
-                data = await self._out_recv.receive()
+            items = [codec.encode(c) for c in self._credits]
+            self._credits.clear()
+            if carry is not None:
+                items.append(carry)
+                carry = None
+            if not items:
+                items.append(await self._out_recv.receive())
+            size = sum(map(len, items))
+            while len(items) < MAX_BATCH and size < BATCH_BYTES:
+                try:
+                    nxt = self._out_recv.receive_nowait()
+                except trio.WouldBlock:
+                    break
+                if size + len(nxt) > limit:
+                    carry = nxt
+                    break
+                items.append(nxt)
+                size += len(nxt)
+            frame = items[0] if len(items) == 1 else _array_header(len(items)) + b"".join(items)
             try:
-                await self.session.send_encoded(data)
+                await self.session.send_encoded(frame)
             except SessionClosed:
                 return
 
@@ -278,7 +310,13 @@ class Connection:
             except SessionClosed:
                 return
             try:
-                await self._dispatch(msg)
+                if type(msg) is list:  # a batch
+                    if not 1 < len(msg) <= MAX_BATCH:
+                        raise ProtocolViolation("bad batch length")
+                    for item in msg:
+                        await self._dispatch(item)
+                else:
+                    await self._dispatch(msg)
             except (ProtocolViolation, SchemaError) as exc:
                 await self.session.abort(f"protocol violation: {exc}")
                 return

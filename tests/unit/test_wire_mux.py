@@ -192,3 +192,17 @@ async def test_flooding_peer_limited_to_max_inflight():
         server_conn = server.by_node[client.creds.identity.node_id]
         assert server_conn.max_inflight_seen == 4
         nursery.cancel_scope.cancel()
+
+
+async def test_one_way_messages_arrive_in_order_through_batches():
+    async with trio.open_nursery() as nursery:
+        server, client, addr, seen = await pair(nursery)
+        conn = await client.connection(addr)
+        for i in range(200):  # queued faster than written: several go out per sealed frame
+            await conn.send("note", {"text": str(i)})
+        assert await conn.request("echo", {"x": 0}) == {"x": 0, "from_role": "worker"}
+        with trio.fail_after(10):
+            while len(seen) < 200:
+                await trio.sleep(0.01)
+        assert [text for _, text in seen] == [str(i) for i in range(200)]
+        nursery.cancel_scope.cancel()
