@@ -106,12 +106,39 @@ class Transport:
             async with trio.open_nursery() as nursery:
                 await nursery.start(conn.run)
                 task_status.started()
+                nursery.start_soon(self._end_at_expiry, conn)
                 if self.on_connection is not None:
                     nursery.start_soon(self.on_connection, conn)
+                await conn.closed.wait()
+                nursery.cancel_scope.cancel()
         finally:
             if self.by_node.get(node_id) is conn:
                 del self.by_node[node_id]
             log.info("session with node %s ended: %s", node_id, conn.close_reason)
+
+    async def _end_at_expiry(self, conn: Connection) -> None:
+        """A session lives no longer than the peer's certificate."""
+        cert = conn.peer.certificate
+        if cert is None:
+            return
+        await trio.sleep(max(0.0, cert.not_after - self.creds.clock()))
+        log.warning("certificate of node %s expired; closing its session", conn.peer.node_id)
+        await conn.aclose(f"certificate of node {conn.peer.node_id} expired")
+
+    async def revoke(self, node_id: str) -> None:
+        """Refuse `node_id` from now on (``node rm``) and end any session with it."""
+        revoked = self.creds.revoked
+        if hasattr(revoked, "revoke"):
+            revoked.revoke(node_id)
+        for conn in [c for c in self._all_connections() if c.peer.node_id == node_id]:
+            await conn.aclose(f"node {node_id} has been removed from the cluster")
+
+    def _all_connections(self) -> list[Connection]:
+        conns = {id(c): c for c in self.by_node.values()}
+        for peer in self._peers.values():
+            if peer.conn is not None and not peer.conn.closed.is_set():
+                conns[id(peer.conn)] = peer.conn
+        return list(conns.values())
 
     async def connection(self, address: str, timeout: float = 10.0) -> Connection:
         """A live connection to `address`, dialing (with backoff) if needed; Unavailable if not
@@ -139,7 +166,8 @@ class Transport:
                     except (OSError, HandshakeError, trio.TooSlowError) as exc:
                         peer.last_error = str(exc) or type(exc).__name__
                         peer.retry_at = trio.current_time() + peer.backoff.next_delay()
-                        log.info("dial %s failed: %s", address, peer.last_error)
+                        level = logging.WARNING if isinstance(exc, HandshakeError) else logging.INFO
+                        log.log(level, "dial %s failed: %s", address, peer.last_error)
                         continue
                     conn = Connection(session, self.router, **self.connection_options)
                     await self._nursery.start(self._run_connection, conn)
