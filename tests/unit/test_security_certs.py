@@ -92,3 +92,19 @@ def test_renewal_window():
     assert max(times) - min(times) > 0.2 * cert.lifetime  # spread, not one instant
     assert not renewal_due(cert, lo - 1, rng)
     assert renewal_due(cert, hi + 1, rng)
+
+
+def test_membership_files(tmp_path):
+    from swarmlet.security.node_files import forget_membership, load_membership, save_membership
+
+    root = ClusterRoot.generate()
+    node = load_or_create_identity(tmp_path)
+    assert load_membership(tmp_path) is None
+    cert = root.issue(node.node_id, "worker", node.public_key, NOW)
+    save_membership(tmp_path, cert, root.public_key)
+    assert load_membership(tmp_path) == (cert, root.public_key)
+    for f in tmp_path.iterdir():
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+    forget_membership(tmp_path)
+    assert load_membership(tmp_path) is None
+    assert load_or_create_identity(tmp_path).node_id == node.node_id

@@ -109,7 +109,7 @@ def live():
     node.stop()
 
 
-async def _until_closed(ws, limit=5.0):
+async def _until_closed(ws, limit=30.0):
     """Wait (bounded) for the listener to close this connection; True if it did."""
     with trio.move_on_after(limit):
         try:
@@ -173,8 +173,7 @@ async def attack_insider(live, kind, payload, positions):
             pass
         closed = await _until_closed(ws)
         nursery.cancel_scope.cancel()
-    if kind not in ("replay",):  # a replayed frame is detected on its second copy
-        assert closed, f"{kind} did not close the session"
+    assert closed, f"{kind} did not close the session"
 
 
 async def attack_raw_tcp(live, data):
@@ -199,10 +198,10 @@ async def attack_slow_loris(live, n):
         streams.append(s)
     async with trio.open_nursery() as nursery:
         ws = await open_connection(nursery, live.addr)  # upgraded, then silent
-        assert await _until_closed(ws, limit=10)
+        assert await _until_closed(ws)
         nursery.cancel_scope.cancel()
     for s in streams:
-        with trio.move_on_after(10):
+        with trio.move_on_after(30):
             try:
                 while await s.receive_some(4096):
                     pass
