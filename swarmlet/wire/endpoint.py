@@ -39,6 +39,7 @@ RESOURCE = "/swarmlet/v1"
 HANDSHAKE_TIMEOUT = 10.0
 MAX_PENDING_HANDSHAKES = 64
 RECEIVE_QUEUE = 4  # frames buffered per connection before TCP pushes back
+RECEIVE_BUFFER = 64 * 1024  # bytes per socket read (trio-websocket's 4 KiB default is slow)
 
 
 def parse_address(address: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
@@ -104,6 +105,7 @@ class Listener:
                     handler_nursery=nursery,
                     max_message_size=self.max_frame,
                     message_queue_size=RECEIVE_QUEUE,
+                    receive_buffer_size=RECEIVE_BUFFER,
                     connect_timeout=self.handshake_timeout,
                     disconnect_timeout=2,
                     task_status=task_status,
@@ -177,6 +179,7 @@ async def open_connection(
             use_ssl=False,
             max_message_size=max_frame,
             message_queue_size=RECEIVE_QUEUE,
+            receive_buffer_size=RECEIVE_BUFFER,
         )
     except (OSError, trio_websocket.HandshakeError) as exc:
         raise ConnectionError(f"cannot reach {address}: {exc}") from None

@@ -117,7 +117,7 @@ class ProtocolViolation(Exception):
 
 
 MAX_BATCH = 128
-BATCH_BYTES = 256 * 1024
+BATCH_BYTES = 32 * 1024
 
 
 def _array_header(n: int) -> bytes:

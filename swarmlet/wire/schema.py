@@ -16,6 +16,14 @@ class SchemaError(ValueError):
     """A message that does not match its schema; the message names the field."""
 
 
+class _Invalid(Exception):
+    """Internal: a failure on its way out, collecting the path (built only when it fails)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.segments: list[str] = []
+
+
 @dataclass(frozen=True)
 class Field:
     """One value: its type(s), and bounds (numbers: min/max; str/bytes/list/dict: max_len)."""
@@ -30,35 +38,59 @@ class Field:
     values: Field | Schema | None = None  # for free-form dicts: each value (keys are str)
     choices: tuple | None = None
 
-    def check(self, value: Any, path: str) -> Any:
+    def __post_init__(self) -> None:
         types = self.type if isinstance(self.type, tuple) else (self.type,)
-        if isinstance(value, bool) and bool not in types:
-            raise SchemaError(f"{path}: expected {_names(types)}, got bool")
-        if float in types and int not in types and type(value) is int:
+        object.__setattr__(self, "_types", types)
+        object.__setattr__(self, "_no_bool", bool not in types)
+        object.__setattr__(self, "_int_as_float", float in types and int not in types)
+
+    def check(self, value: Any, path: str = "value") -> Any:
+        try:
+            return self._check(value)
+        except _Invalid as exc:
+            raise SchemaError(_describe(path, exc)) from None
+
+    def _check(self, value: Any) -> Any:
+        types = self._types
+        if self._no_bool and value.__class__ is bool:
+            raise _Invalid(f"expected {_names(types)}, got bool")
+        if self._int_as_float and value.__class__ is int:
             value = float(value)
         if not isinstance(value, types):
-            raise SchemaError(f"{path}: expected {_names(types)}, got {type(value).__name__}")
+            raise _Invalid(f"expected {_names(types)}, got {type(value).__name__}")
         if self.choices is not None and value not in self.choices:
-            raise SchemaError(f"{path}: must be one of {', '.join(map(str, self.choices))}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise _Invalid(f"must be one of {', '.join(map(str, self.choices))}")
+        cls = value.__class__
+        if cls is int or cls is float:
             if self.min is not None and value < self.min:
-                raise SchemaError(f"{path}: below the minimum {self.min}")
+                raise _Invalid(f"below the minimum {self.min}")
             if self.max is not None and value > self.max:
-                raise SchemaError(f"{path}: above the maximum {self.max}")
-        if isinstance(value, (str, bytes, list, dict)):
+                raise _Invalid(f"above the maximum {self.max}")
+        elif cls is str or cls is bytes or cls is list or cls is dict:
             if len(value) < self.min_len:
-                raise SchemaError(f"{path}: shorter than {self.min_len}")
+                raise _Invalid(f"shorter than {self.min_len}")
             if self.max_len is not None and len(value) > self.max_len:
-                raise SchemaError(f"{path}: longer than {self.max_len}")
-        if isinstance(value, list) and self.items is not None:
-            value = [_check(self.items, v, f"{path}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, dict) and self.values is not None:
-            out = {}
-            for k, v in value.items():
-                if not isinstance(k, str):
-                    raise SchemaError(f"{path}: keys must be text")
-                out[k] = _check(self.values, v, f"{path}.{k}")
-            value = out
+                raise _Invalid(f"longer than {self.max_len}")
+            if cls is list and self.items is not None:
+                out = []
+                for i, v in enumerate(value):
+                    try:
+                        out.append(self.items._check(v))
+                    except _Invalid as exc:
+                        exc.segments.append(f"[{i}]")
+                        raise
+                value = out
+            elif cls is dict and self.values is not None:
+                out = {}
+                for k, v in value.items():
+                    if k.__class__ is not str:
+                        raise _Invalid("keys must be text")
+                    try:
+                        out[k] = self.values._check(v)
+                    except _Invalid as exc:
+                        exc.segments.append(f".{k[:40]}")
+                        raise
+                value = out
         return value
 
 
@@ -72,24 +104,36 @@ class Schema:
         )
 
     def validate(self, value: Any, path: str = "message") -> dict:
-        if not isinstance(value, dict):
-            raise SchemaError(f"{path}: expected a map, got {type(value).__name__}")
-        unknown = [k for k in value if k not in self.fields]
-        if unknown:
-            raise SchemaError(f"{path}: unknown field {str(unknown[0])[:40]!r}")
-        missing = self.required - value.keys()
-        if missing:
-            raise SchemaError(f"{path}: missing field {sorted(missing)[0]!r}")
-        return {k: _check(self.fields[k], v, f"{path}.{k}") for k, v in value.items()}
+        try:
+            return self._check(value)
+        except _Invalid as exc:
+            raise SchemaError(_describe(path, exc)) from None
+
+    def _check(self, value: Any) -> dict:
+        if value.__class__ is not dict:
+            raise _Invalid(f"expected a map, got {type(value).__name__}")
+        fields = self.fields
+        out = {}
+        for k, v in value.items():
+            spec = fields.get(k) if k.__class__ is str else None
+            if spec is None:
+                raise _Invalid(f"unknown field {str(k)[:40]!r}")
+            try:
+                out[k] = spec._check(v)
+            except _Invalid as exc:
+                exc.segments.append(f".{k}")
+                raise
+        if len(out) < len(self.required) or not self.required.issubset(out):
+            missing = sorted(self.required - out.keys())
+            raise _Invalid(f"missing field {missing[0]!r}")
+        return out
 
 
 ANY = Field((int, float, str, bytes, bool, list, dict, type(None)))
 
 
-def _check(spec: Field | Schema, value: Any, path: str) -> Any:
-    if isinstance(spec, Schema):
-        return spec.validate(value, path)
-    return spec.check(value, path)
+def _describe(path: str, exc: _Invalid) -> str:
+    return f"{path}{''.join(reversed(exc.segments))}: {exc.reason}"
 
 
 def _names(types: tuple[type, ...]) -> str:

@@ -111,6 +111,13 @@ class SecureSession:
                 await self.ws.send_message(frame)
             except trio_websocket.ConnectionClosed as exc:
                 raise SessionClosed(self._closed_by_peer(exc)) from None
+            except BaseException:
+                # Interrupted after sealing (cancelled): the counters and perhaps the websocket
+                # framing no longer line up, so this session cannot carry another frame.
+                if self.closed_reason is None:
+                    self.closed_reason = "a send was interrupted"
+                await close_quietly(self.ws, self.closed_reason)
+                raise
 
     async def receive(self) -> object:
         if self.closed_reason is not None:
