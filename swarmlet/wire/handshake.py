@@ -2,12 +2,14 @@
 
     1. client -> server  clear   {v, mode, eph}                      mode: "node" or "join"
     2. server -> client  clear   {eph, box}    box sealed with the server's new key:
-                                 {root, cert, sig}   sig = server identity over transcript
+                                 {root, cert, sig}
     3. client -> server  sealed  node: {cert, sig}   join: {pubkey, sig, token, node_id?, role?}
     4. server -> client  sealed  node: {ok} or {error}   join: {cert} or {error}, then close
 
-The transcript hash covers message 1 and the server's ephemeral, so every signature is bound
-to this connection's fresh keys: a recorded handshake replayed on a new connection fails. The
+Each sig is made with the sender's identity key over its role label, the transcript hash
+(message 1 and the server's ephemeral) and what the sender presents (root and certificate, or
+certificate, or key and token). Every signature is thus bound to this connection's fresh keys:
+a recorded handshake replayed on a new connection fails. The
 certificates travel inside sealed boxes (identity protection), and the joining client checks
 the root key against its token's fingerprint before it sends the token.
 """
