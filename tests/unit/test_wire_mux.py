@@ -45,6 +45,11 @@ def make_router(log=None):
     router.request("crash", ECHO, on_crash)
     router.request("slow", ECHO, on_slow)
     router.request("raft.only", ECHO, on_echo, roles={"manager"})
+
+    async def on_unencodable(peer, body):
+        return {"x": object()}
+
+    router.request("unencodable", ECHO, on_unencodable)
     router.stream("count", COUNT, on_count)
     return router
 
@@ -77,6 +82,8 @@ async def test_message_request_and_typed_errors():
             await client.request(addr, "crash", {"x": 1})
         with pytest.raises(RemoteError, match="unknown_type"):
             await client.request(addr, "nope", {"x": 1})
+        with pytest.raises(RemoteError, match="internal: the reply could not be sent"):
+            await client.request(addr, "unencodable", {"x": 1})
         with pytest.raises(RemoteError) as info:
             await client.request(addr, "echo", {"x": "not an int"})
         assert info.value.code == "invalid"
