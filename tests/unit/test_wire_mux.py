@@ -213,3 +213,18 @@ async def test_one_way_messages_arrive_in_order_through_batches():
                 await trio.sleep(0.01)
         assert [text for _, text in seen] == [str(i) for i in range(200)]
         nursery.cancel_scope.cancel()
+
+
+async def test_sessions_per_node_are_capped():
+    from swarmlet.wire.endpoint import dial
+    from swarmlet.wire.session import SessionClosed
+
+    async with trio.open_nursery() as nursery:
+        server, client, addr, _ = await pair(nursery, max_sessions_per_node=2)
+        kept = [await dial(nursery, addr, client.creds) for _ in range(2)]
+        extra = await dial(nursery, addr, client.creds)  # authenticated, then dropped
+        with pytest.raises(SessionClosed, match="already has 2 sessions"):
+            with trio.fail_after(10):
+                await extra.receive()
+        assert all(not s.closed for s in kept)
+        nursery.cancel_scope.cancel()
