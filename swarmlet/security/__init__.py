@@ -11,6 +11,7 @@
   `TokenError` (messages tell the user what to do).
 - `ca`: `CertificateAuthority.authorize_join(token, node_pubkey, requested_node_id, requested_role)`
   (the wire's join callback) and `.renew(cert)`; `JoinRefused`.
+- `bootstrap`: `init_cluster(data_dir, now)` -> NewCluster(root, tokens, identity, certificate).
 - `node_files`: `save_membership` / `load_membership` / `forget_membership` (cert + root key on disk).
 - `channel`: X25519 session keys (`crypto_kx`), `FrameSealer` / `FrameOpener` (XChaCha20-Poly1305
   with counter nonces), `transcript_hash`.

@@ -34,13 +34,15 @@ Errors a caller sees: `RemoteError(code, message)` — codes "unknown_type", "in
 `RemoteError`; `RequestTimeout` (code "timeout"); `Unavailable` (code "unavailable": the peer
 could not be reached or the session ended).
 
-Joining: `endpoint.request_certificate(address, identity, token)` -> (certificate, root public
-key); the manager serves it when its Transport's `policy=SessionPolicy(authorize_join=
-ca.authorize_join)`. Renewal: `certificates.register_certificate_service(router, ca)` on
+Joining: `join.join_swarm(data_dir, manager_address, token_text)` -> Credentials (saved in the
+data dir; built on `endpoint.request_certificate`); `join.node_credentials(data_dir)` at every
+start; `security.bootstrap.init_cluster(data_dir, now)` for ``swarm init``. The manager serves
+joins when its Transport has `policy=SessionPolicy(authorize_join=ca.authorize_join)`.
+Incoming sessions are capped per node (`max_sessions_per_node`, default 4). Renewal: `certificates.register_certificate_service(router, ca)` on
 managers, `certificates.renew_certificate(conn, creds)` on any node.
 
 Modules: `codec` (strict CBOR), `schema` (message schemas), `session` (SecureSession,
 Credentials, PeerInfo), `handshake` (SIGMA-style handshake, join mode, SessionPolicy),
 `endpoint` (Listener, dial, request_certificate), `mux` (Router, Connection), `peers`
-(Transport, Backoff), `certificates` (renewal).
+(Transport, Backoff), `certificates` (renewal), `join` (swarm join on the joining node).
 """

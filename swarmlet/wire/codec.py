@@ -19,6 +19,9 @@ _BUILTIN_TAGS = (0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 52, 54, 100, 256,
 _BUILTIN_TAGS += (1004, 43000, 55799)
 
 
+EncodeError = cbor2.CBOREncodeError  # a value that is not plain CBOR data
+
+
 class DecodeError(ValueError):
     """Bytes that are not one acceptable CBOR value."""
 

@@ -2,20 +2,24 @@
 
     1. client -> server  clear   {v, mode, eph}                      mode: "node" or "join"
     2. server -> client  clear   {eph, box}    box sealed with the server's new key:
-                                 {root, cert, sig}   sig = server identity over transcript
+                                 {root, cert, sig}
     3. client -> server  sealed  node: {cert, sig}   join: {pubkey, sig, token, node_id?, role?}
     4. server -> client  sealed  node: {ok} or {error}   join: {cert} or {error}, then close
 
-The transcript hash covers message 1 and the server's ephemeral, so every signature is bound
-to this connection's fresh keys: a recorded handshake replayed on a new connection fails. The
+Each sig is made with the sender's identity key over its role label, the transcript hash
+(message 1 and the server's ephemeral) and what the sender presents (root and certificate, or
+certificate, or key and token). Every signature is thus bound to this connection's fresh keys:
+a recorded handshake replayed on a new connection fails. The
 certificates travel inside sealed boxes (identity protection), and the joining client checks
 the root key against its token's fingerprint before it sends the token.
 """
 
 from __future__ import annotations
 
+import hmac
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass
 
@@ -133,9 +137,14 @@ def _open(opener: FrameOpener, data: bytes, schema: Schema, what: str) -> dict:
     return _parse(schema, plain, what)
 
 
-def _check_sig(pubkey: bytes, label: bytes, th: bytes, sig: bytes, who: str) -> None:
+def _signed(label: bytes, th: bytes, *presented: bytes) -> bytes:
+    """What a side signs: its role label, the transcript, and what it presents (SIGMA)."""
+    return label + transcript_hash(th, *presented)
+
+
+def _check_sig(pubkey: bytes, message: bytes, sig: bytes, who: str) -> None:
     try:
-        nacl.signing.VerifyKey(pubkey).verify(label + th, sig)
+        nacl.signing.VerifyKey(pubkey).verify(message, sig)
     except (nacl.exceptions.BadSignatureError, ValueError):
         raise HandshakeError(
             f"{who} did not prove its identity key (bad transcript signature)"
@@ -165,8 +174,9 @@ async def client_handshake(
         raise HandshakeError("the peer belongs to another swarm (different cluster root)")
     if expect_node_id is not None and server_cert.node_id != expect_node_id:
         raise HandshakeError(f"expected node {expect_node_id}, reached node {server_cert.node_id}")
-    sig = creds.identity.signing_key.sign(CLIENT_LABEL + th).signature
-    await _send(ws, sealer.seal(codec.encode({"cert": creds.certificate.to_bytes(), "sig": sig})))
+    cert_bytes = creds.certificate.to_bytes()
+    sig = creds.identity.signing_key.sign(_signed(CLIENT_LABEL, th, cert_bytes)).signature
+    await _send(ws, sealer.seal(codec.encode({"cert": cert_bytes, "sig": sig})))
     result = _open(opener, await _recv(ws), RESULT, "handshake result")
     if "error" in result or not result.get("ok"):
         raise HandshakeError(
@@ -185,8 +195,6 @@ async def client_join(
     clock=None,
 ) -> tuple[Certificate, bytes]:
     """Join over a fresh websocket: returns (our certificate, the cluster root public key)."""
-    import time
-
     creds = Credentials(identity, None, None, clock=clock or time.time)
     try:
         th, root, server_cert, sealer, opener = await _client_start(
@@ -199,7 +207,9 @@ async def client_join(
             f"the node at this address cannot be trusted to admit us: {exc}. "
             "Join through a manager of the swarm; nothing secret was sent."
         ) from None
-    sig = identity.signing_key.sign(JOIN_LABEL + th).signature
+    sig = identity.signing_key.sign(
+        _signed(JOIN_LABEL, th, identity.public_key, str(token).encode())
+    ).signature
     msg = {
         "pubkey": identity.public_key,
         "sig": sig,
@@ -247,7 +257,8 @@ async def _client_start(
         )
     trusted_root = root if pinned_digest is not None else (creds.root_public_key or b"")
     server_cert = _verify(auth["cert"], trusted_root, creds, roles)
-    _check_sig(server_cert.pubkey, SERVER_LABEL + auth["root"], th, auth["sig"], "the server")
+    signed = _signed(SERVER_LABEL, th, auth["root"], auth["cert"])
+    _check_sig(server_cert.pubkey, signed, auth["sig"], "the server")
     return th, root, server_cert, sealer, opener
 
 
@@ -267,10 +278,9 @@ async def server_handshake(
     sealer, opener = FrameSealer(tx), FrameOpener(rx)
     th = transcript_hash(hello_bytes, eph.public)
     root = creds.root_public_key
-    sig = creds.identity.signing_key.sign(SERVER_LABEL + root + th).signature
-    box = sealer.seal(
-        codec.encode({"root": root, "cert": creds.certificate.to_bytes(), "sig": sig})
-    )
+    cert_bytes = creds.certificate.to_bytes()
+    sig = creds.identity.signing_key.sign(_signed(SERVER_LABEL, th, root, cert_bytes)).signature
+    box = sealer.seal(codec.encode({"root": root, "cert": cert_bytes, "sig": sig}))
     await _send(ws, codec.encode({"eph": eph.public, "box": box}))
     address = websocket_address(ws)
 
@@ -281,7 +291,8 @@ async def server_handshake(
     auth = _open(opener, await _recv(ws), CLIENT_AUTH, "client authentication")
     try:
         cert = _verify(auth["cert"], root, creds, policy.roles)
-        _check_sig(cert.pubkey, CLIENT_LABEL, th, auth["sig"], f"node {cert.node_id}")
+        signed = _signed(CLIENT_LABEL, th, auth["cert"])
+        _check_sig(cert.pubkey, signed, auth["sig"], f"node {cert.node_id}")
     except HandshakeError as exc:
         await _send(ws, sealer.seal(codec.encode({"error": str(exc)})))
         raise
@@ -291,7 +302,8 @@ async def server_handshake(
 
 async def _serve_join(ws, creds, policy, th, sealer, opener, address) -> None:
     auth = _open(opener, await _recv(ws), JOIN_AUTH, "join request")
-    _check_sig(auth["pubkey"], JOIN_LABEL, th, auth["sig"], "the joining node")
+    signed = _signed(JOIN_LABEL, th, auth["pubkey"], auth["token"].encode())
+    _check_sig(auth["pubkey"], signed, auth["sig"], "the joining node")
     node_id = auth.get("node_id")
     if node_id is not None and not is_node_id(node_id):
         raise HandshakeError("join request with an invalid node ID")
@@ -314,6 +326,4 @@ async def _serve_join(ws, creds, policy, th, sealer, opener, address) -> None:
 
 
 def _ct_equal(a: bytes, b: bytes) -> bool:
-    import hmac
-
     return hmac.compare_digest(a, b)

@@ -146,7 +146,6 @@ class StreamWriter:
         self._id = stream_id
         self._credit = window
         self._credit_changed = trio.Event()
-        self.cancel_scope: trio.CancelScope | None = None
 
     def _grant(self, n: int) -> None:
         self._credit += n
@@ -203,8 +202,10 @@ class StreamReader:
     def _credit_back(self, n: int) -> None:
         try:
             self._conn._enqueue_nowait({"k": "c", "i": self._id, "n": n})
-        except (Backpressure, SessionClosed):
+        except Backpressure:
             self._conn._queue_credit({"k": "c", "i": self._id, "n": n})
+        except (RemoteError, SessionClosed):
+            pass  # the session is over; the end of the stream follows
 
 
 class Connection:
@@ -474,7 +475,12 @@ class Connection:
                 self._serving[rid] = scope
                 reply = await self._run_handler(env, rid, kind)
             if reply is not None and not scope.cancelled_caught:
-                await self._enqueue(reply)
+                try:
+                    await self._enqueue(reply)
+                except (TypeError, ValueError, codec.EncodeError) as exc:  # not CBOR, too large
+                    log.error("reply to %r cannot be sent: %s", env["t"], exc)
+                    msg = f"the reply could not be sent: {exc}"[:4000]
+                    await self._enqueue({"k": "e", "i": rid, "c": "internal", "m": msg})
         except (RemoteError, SessionClosed):
             pass
         finally:

@@ -69,8 +69,11 @@ class Transport:
         listener_options: dict | None = None,
         on_connection: Callable[[Connection], Awaitable[None]] | None = None,
         backoff: Callable[[], Backoff] = Backoff,
+        max_sessions_per_node: int = 4,
     ) -> None:
         self.creds = creds
+        self.max_sessions_per_node = max_sessions_per_node
+        self._incoming: dict[str, int] = {}
         self.router = router
         self.listen = listen
         self.policy = policy
@@ -97,7 +100,18 @@ class Transport:
     # ---- connections ---------------------------------------------------------------------
 
     async def _serve_incoming(self, session: SecureSession) -> None:
-        await self._run_connection(Connection(session, self.router, **self.connection_options))
+        node_id = session.peer.node_id
+        if self._incoming.get(node_id, 0) >= self.max_sessions_per_node:
+            # One session per peer pair is the norm; a node opening many is misbehaving.
+            await session.abort(f"node {node_id} already has {self.max_sessions_per_node} sessions")
+            return
+        self._incoming[node_id] = self._incoming.get(node_id, 0) + 1
+        try:
+            await self._run_connection(Connection(session, self.router, **self.connection_options))
+        finally:
+            self._incoming[node_id] -= 1
+            if not self._incoming[node_id]:
+                del self._incoming[node_id]
 
     async def _run_connection(self, conn: Connection, *, task_status=trio.TASK_STATUS_IGNORED):
         node_id = conn.peer.node_id

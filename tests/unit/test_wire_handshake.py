@@ -154,3 +154,24 @@ async def test_altered_frame_closes_session():
             with trio.fail_after(5):
                 await session.receive()
         nursery.cancel_scope.cancel()
+
+
+async def test_stolen_certificate_refused():
+    """A certificate copied from another node is useless without that node's identity key."""
+    cl = TestCluster()
+    victim, thief = cl.creds("manager"), cl.creds("worker")
+    thief.certificate = victim.certificate
+    _, reasons = await refused(cl.creds(), thief, match="refused by node")
+    assert "did not prove its identity key" in reasons[0]
+
+
+def test_parse_address():
+    from swarmlet.wire.endpoint import parse_address
+
+    assert parse_address("10.0.0.1") == ("10.0.0.1", 2377)
+    assert parse_address("10.0.0.1:4000") == ("10.0.0.1", 4000)
+    assert parse_address("[fe80::1]:4000") == ("fe80::1", 4000)
+    assert parse_address("node1") == ("node1", 2377)
+    for bad in ("", ":2377", "host:0", "host:99999", "host:x"):
+        with pytest.raises(ValueError):
+            parse_address(bad)

@@ -132,3 +132,34 @@ async def test_join_only_trusts_a_manager_certificate():
         with pytest.raises(JoinError, match="needs a manager"):
             await request_certificate(f"127.0.0.1:{port}", NodeIdentity.generate(), tokens.worker)
         nursery.cancel_scope.cancel()
+
+
+async def test_init_then_join_swarm_saves_membership(tmp_path):
+    from swarmlet.security.bootstrap import init_cluster
+    from swarmlet.security.tokens import TokenError
+    from swarmlet.wire.join import join_swarm, node_credentials
+
+    cluster = init_cluster(tmp_path / "mgr", trio_now())
+    with pytest.raises(ValueError, match="already part of a swarm"):
+        init_cluster(tmp_path / "mgr", trio_now())
+    mgr_creds = node_credentials(tmp_path / "mgr")
+    assert mgr_creds.certificate.role == "manager"
+    ca = CertificateAuthority(cluster.root, lambda: cluster.tokens)
+
+    async def nothing(session):
+        pass
+
+    async with trio.open_nursery() as nursery:
+        listener = Listener(mgr_creds, nothing, SessionPolicy(authorize_join=ca.authorize_join))
+        addr = f"127.0.0.1:{await nursery.start(listener.serve, '127.0.0.1', 0)}"
+        with pytest.raises(TokenError, match="join-token"):
+            await join_swarm(tmp_path / "w", addr, "SWMTKN-1-nope")
+        assert node_credentials(tmp_path / "w").certificate is None
+        creds = await join_swarm(tmp_path / "w", addr, f"  {cluster.tokens.worker}\n")
+        assert creds.certificate.role == "worker"
+        again = node_credentials(tmp_path / "w")
+        assert again.certificate == creds.certificate
+        assert again.root_public_key == cluster.root.public_key
+        with pytest.raises(ValueError, match="already part of a swarm"):
+            await join_swarm(tmp_path / "w", addr, str(cluster.tokens.worker))
+        nursery.cancel_scope.cancel()

@@ -45,6 +45,11 @@ def make_router(log=None):
     router.request("crash", ECHO, on_crash)
     router.request("slow", ECHO, on_slow)
     router.request("raft.only", ECHO, on_echo, roles={"manager"})
+
+    async def on_unencodable(peer, body):
+        return {"x": object()}
+
+    router.request("unencodable", ECHO, on_unencodable)
     router.stream("count", COUNT, on_count)
     return router
 
@@ -77,6 +82,8 @@ async def test_message_request_and_typed_errors():
             await client.request(addr, "crash", {"x": 1})
         with pytest.raises(RemoteError, match="unknown_type"):
             await client.request(addr, "nope", {"x": 1})
+        with pytest.raises(RemoteError, match="internal: the reply could not be sent"):
+            await client.request(addr, "unencodable", {"x": 1})
         with pytest.raises(RemoteError) as info:
             await client.request(addr, "echo", {"x": "not an int"})
         assert info.value.code == "invalid"
@@ -205,4 +212,19 @@ async def test_one_way_messages_arrive_in_order_through_batches():
             while len(seen) < 200:
                 await trio.sleep(0.01)
         assert [text for _, text in seen] == [str(i) for i in range(200)]
+        nursery.cancel_scope.cancel()
+
+
+async def test_sessions_per_node_are_capped():
+    from swarmlet.wire.endpoint import dial
+    from swarmlet.wire.session import SessionClosed
+
+    async with trio.open_nursery() as nursery:
+        server, client, addr, _ = await pair(nursery, max_sessions_per_node=2)
+        kept = [await dial(nursery, addr, client.creds) for _ in range(2)]
+        extra = await dial(nursery, addr, client.creds)  # authenticated, then dropped
+        with pytest.raises(SessionClosed, match="already has 2 sessions"):
+            with trio.fail_after(10):
+                await extra.receive()
+        assert all(not s.closed for s in kept)
         nursery.cancel_scope.cancel()
