@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import shlex
 import signal
 import sys
 import time
@@ -134,10 +135,14 @@ async def _serve(sock, state: DaemonState, stop_requested: list[int]) -> None:
             nursery.cancel_scope.cancel()
 
 
-def systemd_unit(exe_path: str) -> str:
-    """A unit that runs `EXE daemon` in the foreground. KillMode=process: stopping swarmlet
-    never touches the containers it started (they belong to dockerd)."""
-    exe = f'"{exe_path}"' if any(c.isspace() for c in exe_path) else exe_path
+def systemd_unit(command: list[str], data_dir: str | None = None, host: str | None = None) -> str:
+    """A unit that runs `COMMAND daemon` in the foreground. KillMode=process: stopping
+    swarmlet never touches the containers it started (they belong to dockerd)."""
+    argv = [*command, "daemon"]
+    if data_dir and data_dir != DEFAULT_DATA_DIR:
+        argv += ["--data-dir", data_dir]
+    if host:
+        argv += ["--host", host]
     return (
         "[Unit]\n"
         "Description=swarmlet: Docker Swarm mode as one file\n"
@@ -146,7 +151,7 @@ def systemd_unit(exe_path: str) -> str:
         "\n"
         "[Service]\n"
         "Type=simple\n"
-        f"ExecStart={exe} daemon\n"
+        f"ExecStart={shlex.join(argv)}\n"
         "Restart=always\n"
         "RestartSec=2\n"
         "KillMode=process\n"

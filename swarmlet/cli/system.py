@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 
 from swarmlet import __version__
@@ -188,49 +187,24 @@ def cmd_info(args) -> int:
     return 0
 
 
-def systemd_unit(exe: str, data_dir: str, host: str | None) -> str:
-    """A unit file that runs this executable's daemon in the foreground."""
-    command = [exe, "daemon", "--data-dir", data_dir]
-    if host:
-        command += ["--host", host]
-    return (
-        "[Unit]\n"
-        "Description=swarmlet node (Docker Swarm mode as one file)\n"
-        "After=network-online.target docker.service\n"
-        "Wants=network-online.target docker.service\n\n"
-        "[Service]\n"
-        "Type=simple\n"
-        f"ExecStart={shlex.join(command)}\n"
-        "Restart=on-failure\n"
-        "RestartSec=2\n"
-        "KillSignal=SIGTERM\n"
-        "TimeoutStopSec=30\n"
-        "LimitNOFILE=1048576\n\n"
-        "[Install]\n"
-        "WantedBy=multi-user.target\n"
-    )
-
-
 def cmd_daemon(args: argparse.Namespace) -> int:
     from swarmlet import daemon
 
     data_dir = args.data_dir or os.environ.get("SWARMLET_DATA_DIR") or daemon.DEFAULT_DATA_DIR
     host = args.daemon_host or args.host or os.environ.get("SWARMLET_HOST") or None
     if args.print_unit:
-        exe = os.path.abspath(sys.argv[0])
-        builder = getattr(daemon, "systemd_unit", None)
-        if builder is not None:
-            text = builder(exe)
-        else:
-            text = systemd_unit(exe, data_dir, host)
-        sys.stdout.write(text)
+        sys.stdout.write(daemon.systemd_unit(_own_command(), data_dir, host))
         return 0
     from swarmlet.api.client import default_host
 
-    kwargs = {}
-    if args.detached:
-        import inspect
+    return daemon.run(
+        data_dir, host or default_host(), args.log_level, foreground=not args.detached
+    )
 
-        if "foreground" in inspect.signature(daemon.run).parameters:
-            kwargs["foreground"] = False
-    return daemon.run(data_dir, host or default_host(), args.log_level, **kwargs)
+
+def _own_command() -> list[str]:
+    """How to run this swarmlet again: the zipapp itself, or the interpreter on the package."""
+    exe = os.path.abspath(sys.argv[0])
+    if os.path.basename(exe) == "__main__.py":
+        return [sys.executable, "-m", "swarmlet"]
+    return [exe]

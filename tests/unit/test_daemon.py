@@ -148,7 +148,7 @@ def test_client_without_daemon_says_cannot_connect(tmp_path):
 
 
 def test_systemd_unit_runs_the_daemon_and_spares_containers():
-    unit = systemd_unit("/usr/local/bin/swarmlet")
+    unit = systemd_unit(["/usr/local/bin/swarmlet"])
     lines = unit.splitlines()
     assert "ExecStart=/usr/local/bin/swarmlet daemon" in lines
     assert "Type=simple" in lines
@@ -156,7 +156,12 @@ def test_systemd_unit_runs_the_daemon_and_spares_containers():
     assert "KillMode=process" in lines
     assert "After=docker.service network-online.target" in lines
     assert "WantedBy=multi-user.target" in lines
-    assert 'ExecStart="/opt/my tools/swarmlet" daemon' in systemd_unit("/opt/my tools/swarmlet")
+    assert "ExecStart='/opt/my tools/swarmlet' daemon" in systemd_unit(["/opt/my tools/swarmlet"])
+    custom = systemd_unit(["/usr/local/bin/swarmlet"], "/srv/sl", "unix:///run/sl.sock")
+    assert (
+        "ExecStart=/usr/local/bin/swarmlet daemon --data-dir /srv/sl --host unix:///run/sl.sock"
+        in custom.splitlines()
+    )
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another group needs root")
