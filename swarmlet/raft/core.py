@@ -810,8 +810,10 @@ class RaftNode:
                 return  # stale
             # Back off: find the last index of ours at or below the hint whose term is
             # at most the follower's term there.
+            # Below our snapshot the terms are unknown: then the probe falls to the
+            # snapshot, and the follower gets it.
             idx = min(m.hint, self.last_index)
-            while idx > self.snap.index and (self.term_at(idx) or 0) > m.log_term:
+            while (t := self.term_at(idx)) is not None and t > m.log_term:
                 idx -= 1
             pr.next = max(pr.match + 1, idx + 1)
             pr.state = PROBE
