@@ -103,6 +103,7 @@ class RaftRunner:
         self.peers: dict[str, str] = dict(peers or {})
         self.core: RaftNode | None = None
         self.applied = 0
+        self.snapshots_installed = 0
         self._ids = itertools.count(1)
         self._waiting: dict[int, list] = {}  # request id -> [event, result]
         self._reads: dict[bytes, list] = {}  # read context -> [event, index or None]
@@ -174,6 +175,7 @@ class RaftRunner:
         if rd.snapshot is not None:
             self._restore(rd.snapshot.data)
             self.applied = rd.snapshot.index
+            self.snapshots_installed += 1
         for e in rd.committed:
             if e.kind == ENTRY_NORMAL and e.data:
                 origin, req, payload = cbor2.loads(e.data)
@@ -353,6 +355,7 @@ class RaftRunner:
     def status(self) -> dict:
         st = self.core.status() if self.core else {}
         st["peers"] = dict(self.peers)
+        st["snapshots_installed"] = self.snapshots_installed
         return st
 
 
