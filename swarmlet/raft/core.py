@@ -4,11 +4,13 @@ The runner feeds it ``step(message)``, ``tick()`` and requests (``propose``, ``r
 ``transfer_leadership``, membership changes, ``snapshot``), then drains ``ready()``. The
 contract of a ``Ready`` batch, in this order:
 
+0. ``send_now`` messages may be sent at once (before persisting);
 1. persist ``snapshot`` (a snapshot from the leader: replaces the whole log), then ``entries``
    (overwrite from ``entries[0].index`` on), then ``compaction`` (our own snapshot: drops
    entries up to its index), then ``hard_state``, all in one durable transaction;
 2. only then send ``messages`` (votes and acknowledgements promise what was persisted);
-3. then restore the state machine from ``snapshot`` if any, and apply ``committed`` in order.
+3. call ``advance(ready)``;
+4. restore the state machine from ``snapshot`` if any, and apply ``committed`` in order.
 
 The core assumes a batch is persisted once ``ready()`` has returned it. If the process dies
 before the batch is durable, none of its messages may have left.
@@ -62,6 +64,11 @@ REPLICATE = "replicate"
 SNAPSHOTTING = "snapshot"
 
 TRANSFER_CONTEXT = b"transfer"
+
+# A leader's appends and heartbeats promise nothing about its own disk: followers persist
+# what they receive, and the leader counts itself only after advance(). Sending them before
+# the leader's own write overlaps the two fsyncs.
+_SEND_BEFORE_PERSIST = frozenset({MSG_APP, MSG_HEARTBEAT, MSG_SNAP})
 
 
 class RaftError(Exception):
@@ -118,6 +125,7 @@ class Ready:
     compaction: Snapshot | None = None
     committed: list[Entry] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
+    send_now: list[Message] = field(default_factory=list)  # may leave before persisting
     read_states: list[ReadState] = field(default_factory=list)
     soft_state: SoftState | None = None
 
@@ -239,6 +247,7 @@ class RaftNode:
             or r.snapshot
             or r.compaction
             or r.messages
+            or r.send_now
             or r.read_states
             or self.commit > self.applied
             or self._hard() != self._last_hard
@@ -269,7 +278,23 @@ class RaftNode:
         return SoftState(self.leader, self.role, self.term)
 
     def _send(self, m: Message) -> None:
-        self._ready.messages.append(m)
+        if self.role == LEADER and m.type in _SEND_BEFORE_PERSIST:
+            self._ready.send_now.append(m)
+        else:
+            self._ready.messages.append(m)
+
+    def advance(self, rd: Ready) -> None:
+        """The runner has persisted ``rd``: the leader's own copy of its entries now counts."""
+        if self.role != LEADER or not rd.entries:
+            return
+        last = rd.entries[-1]
+        if self.term_at(last.index) != last.term:
+            return
+        pr = self.progress[self.id]
+        if last.index > pr.match:
+            pr.match = last.index
+            if self._maybe_commit():
+                self._broadcast_append()
 
     # ---------------------------------------------------------------- roles
 
@@ -679,10 +704,7 @@ class RaftNode:
         stamped = [Entry(self.term, li + 1 + i, e.kind, e.data) for i, e in enumerate(entries)]
         self.log.extend(stamped)
         self._persist_entries(stamped)
-        pr = self.progress[self.id]
-        pr.match = self.last_index
-        pr.next = self.last_index + 1
-        self._maybe_commit()
+        # Our own copy counts towards a commit only once it is durable: see advance().
 
     def _broadcast_append(self) -> None:
         for peer in sorted(self.progress):

@@ -162,11 +162,14 @@ class RaftRunner:
                 self._wake = trio.Event()
                 continue
             rd = core.ready()
-            # Durable before anything of this batch leaves or is applied.
+            for m in rd.send_now:
+                self.transport.send(m.to, m.to_wire())
+            # Durable before the rest of this batch leaves or is applied.
             if rd.hard_state or rd.entries or rd.snapshot or rd.compaction:
                 await trio.to_thread.run_sync(self.storage.save, rd)
             for m in rd.messages:
                 self.transport.send(m.to, m.to_wire())
+            core.advance(rd)
             self._apply(rd)
 
     # ------------------------------------------------------------ applying

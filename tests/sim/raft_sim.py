@@ -57,6 +57,7 @@ class SimParams:
     one_way_prob: float = 0.1
     membership_prob: float = 0.2
     transfer_prob: float = 0.1
+    sync_delay: float = 4.0  # a batch becomes durable up to this long after it was written
     snapshot_every: int = 25  # compact when this many entries are applied past the snapshot
     raft: RaftConfig = field(
         default_factory=lambda: RaftConfig(
@@ -76,12 +77,14 @@ class SimParams:
 
 
 def params_for_seed(seed: int) -> SimParams:
-    """Vary the kind of trouble by seed: a third of the seeds crash nodes often, some start
-    with five voters instead of three."""
+    """Vary the kind of trouble by seed: a third of the seeds crash nodes often (half of those
+    on slow disks), some start with five voters instead of three."""
     rng = random.Random(f"profile-{seed}")
     p = SimParams()
     if seed % 3 == 1:
         p.crash_prob, p.partition_prob, p.fault_every = 0.5, 0.2, 120.0
+        if rng.random() < 0.5:
+            p.sync_delay = 30.0  # slow disks: crashes often lose written, unsynced batches
     if rng.random() < 0.25:
         p.founders = 5
     return p
@@ -179,10 +182,13 @@ class SimNode:
         while self.core.has_ready():
             rd = self.core.ready()
             self.sim.observe(self, rd)
+            for m in rd.send_now:
+                self.sim.net.send(m.frm, m.to, m, self.sim.deliver)
             self.pending.append(rd)
         if self.pending and not self.sync_scheduled:
             self.sync_scheduled = True
-            self.sim.net.after(self.sim.rng.uniform(0, 4), self._sync, self.incarnation)
+            delay = self.sim.rng.uniform(0, self.sim.params.sync_delay)
+            self.sim.net.after(delay, self._sync, self.incarnation)
 
     def _sync(self, incarnation: int) -> None:
         if incarnation != self.incarnation or not self.alive:
@@ -192,6 +198,7 @@ class SimNode:
         for rd in batches:
             self.storage.save(rd)
         for rd in batches:
+            self.core.advance(rd)
             for m in rd.messages:
                 self.sim.net.send(m.frm, m.to, m, self.sim.deliver)
             if rd.snapshot is not None:
@@ -206,7 +213,7 @@ class SimNode:
         self._serve_reads()
         if self.applied - self.core.snap.index >= self.sim.params.snapshot_every:
             self.core.snapshot(self.applied, self.kv.snapshot())
-            self.drain()
+        self.drain()
 
     def _apply(self, e: Entry) -> None:
         if e.index != self.applied + 1:
@@ -332,6 +339,9 @@ class RaftSim:
         r = rng.random()
         if r < p.crash_prob:
             victim = self.nodes[rng.choice(ids)]
+            ld = self.leader()
+            if ld is not None and rng.random() < 0.5:
+                victim = ld  # leaders' crashes are the interesting ones
             if victim.alive:
                 self.note(f"crash {victim.id}")
                 victim.crash()

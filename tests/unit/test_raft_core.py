@@ -65,8 +65,10 @@ class Cluster:
             for i, n in self.nodes.items():
                 while n.has_ready():
                     rd = n.ready()
+                    msgs += rd.send_now
                     self.storage[i].save(rd)
                     msgs += rd.messages
+                    n.advance(rd)
                     if rd.snapshot is not None:
                         self.applied[i] = [("snapshot", rd.snapshot.index, rd.snapshot.data)]
                     self.applied[i] += [e for e in rd.committed if e.kind == ENTRY_NORMAL]
@@ -389,3 +391,20 @@ def test_not_leader_error_names_the_leader():
     with pytest.raises(NotLeader) as e:
         c.nodes["n2"].propose_conf_change(CONF_REMOVE, "n3")
     assert e.value.leader == "n1"
+
+
+def test_leader_counts_its_own_copy_only_once_durable():
+    c = Cluster(["n1", "n2", "n3"])
+    ld = c.elect("n1")
+    ld.propose(b"x")
+    rd = ld.ready()
+    assert {m.to for m in rd.send_now if m.entries} == {"n2", "n3"}  # before persisting
+    for m in rd.send_now:
+        if m.to == "n2":
+            c.nodes["n2"].step(m)
+    for m in c.nodes["n2"].ready().messages:
+        ld.step(m)  # n2's acknowledgement arrives before the leader's own write is durable
+    assert ld.commit < ld.last_index
+    c.storage["n1"].save(rd)
+    ld.advance(rd)
+    assert ld.commit == ld.last_index
