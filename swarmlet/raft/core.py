@@ -2,18 +2,20 @@
 
 The runner feeds it ``step(message)``, ``tick()`` and requests (``propose``, ``read_index``,
 ``transfer_leadership``, membership changes, ``snapshot``), then drains ``ready()``. The
-contract of a ``Ready`` batch, in this order:
+contract of a ``Ready`` batch:
 
-0. ``send_now`` messages may be sent at once (before persisting);
-1. persist ``snapshot`` (a snapshot from the leader: replaces the whole log), then ``entries``
-   (overwrite from ``entries[0].index`` on), then ``compaction`` (our own snapshot: drops
-   entries up to its index), then ``hard_state``, all in one durable transaction;
-2. only then send ``messages`` (votes and acknowledgements promise what was persisted);
-3. call ``advance(ready)``;
-4. restore the state machine from ``snapshot`` if any, and apply ``committed`` in order.
+- ``send_now`` messages may be sent at once (a leader's appends: it counts its own copy only
+  after ``advance``);
+- the state machine may be restored from ``snapshot`` (if any) and fed ``committed``, in
+  order, at once too: those entries are durable on a quorum already;
+- persist ``snapshot`` (a snapshot from the leader: replaces the whole log), then ``entries``
+  (overwrite from ``entries[0].index`` on), then ``compaction`` (our own snapshot: drops
+  entries up to its index), then ``hard_state``, all in one durable transaction;
+- only then send ``messages`` (votes and acknowledgements promise what was persisted), and
+  call ``advance(ready)``.
 
 The core assumes a batch is persisted once ``ready()`` has returned it. If the process dies
-before the batch is durable, none of its messages may have left.
+before the batch is durable, none of its ``messages`` may have left.
 """
 
 from __future__ import annotations
@@ -180,6 +182,8 @@ class RaftNode:
         if self.log and self.log[0].index != self.snap.index + 1:
             raise ValueError("log does not start right after the snapshot")
         self._ready = Ready()
+        self._broadcast_pending = False
+        self._forward_pending: list[Entry] = []
         self.commit = max(self.snap.index, min(hs.commit, self.last_index))
         self.applied = self.snap.index
         self.conf = self.snap.config
@@ -243,7 +247,9 @@ class RaftNode:
     def has_ready(self) -> bool:
         r = self._ready
         return bool(
-            r.entries
+            self._broadcast_pending
+            or self._forward_pending
+            or r.entries
             or r.snapshot
             or r.compaction
             or r.messages
@@ -254,8 +260,20 @@ class RaftNode:
             or self._soft() != self._last_soft
         )
 
+    def _flush_batched(self) -> None:
+        if self._broadcast_pending:
+            self._broadcast_pending = False
+            if self.role == LEADER:
+                self._broadcast_append()
+        if self._forward_pending:
+            entries, self._forward_pending = self._forward_pending, []
+            if self.role != LEADER and self.leader is not None:
+                self._send(Message(MSG_PROP, self.id, self.leader, entries=entries))
+            # else: dropped, like a proposal lost on the way; the proposer times out
+
     def ready(self) -> Ready:
         """Everything to persist, send and apply since the last call (see module docstring)."""
+        self._flush_batched()
         r = self._ready
         self._ready = Ready()
         hs = self._hard()
@@ -885,12 +903,11 @@ class RaftNode:
             if self.transferee is not None:
                 raise ProposalDropped("leadership transfer in progress")
             self._append([Entry(0, 0, ENTRY_NORMAL, d) for d in items])
-            self._broadcast_append()
+            self._broadcast_pending = True  # one append per follower per Ready, not per call
             return
         if self.leader is None:
             raise ProposalDropped("no leader")
-        entries = [Entry(0, 0, ENTRY_NORMAL, d) for d in items]
-        self._send(Message(MSG_PROP, self.id, self.leader, entries=entries))
+        self._forward_pending.extend(Entry(0, 0, ENTRY_NORMAL, d) for d in items)
 
     def propose_conf_change(self, op: str, node: str, context: bytes = b"") -> int:
         """Leader only: one membership change at a time. Returns the entry's index."""
@@ -991,7 +1008,7 @@ class RaftNode:
         if m.type == MSG_PROP:
             if self.role == LEADER and self.transferee is None:
                 self._append([Entry(0, 0, ENTRY_NORMAL, e.data) for e in m.entries])
-                self._broadcast_append()
+                self._broadcast_pending = True
             # Otherwise dropped: the proposer times out (it cannot know if it was applied).
         elif m.type == MSG_READ_INDEX:
             if self.role == LEADER and m.context:

@@ -184,6 +184,7 @@ class SimNode:
             self.sim.observe(self, rd)
             for m in rd.send_now:
                 self.sim.net.send(m.frm, m.to, m, self.sim.deliver)
+            self._apply_ready(rd)
             self.pending.append(rd)
         if self.pending and not self.sync_scheduled:
             self.sync_scheduled = True
@@ -201,19 +202,22 @@ class SimNode:
             self.core.advance(rd)
             for m in rd.messages:
                 self.sim.net.send(m.frm, m.to, m, self.sim.deliver)
-            if rd.snapshot is not None:
-                self.kv.restore(rd.snapshot.data)
-                self.applied = rd.snapshot.index
-            for e in rd.committed:
-                self._apply(e)
-            for rs in rd.read_states:
-                cb = self.waiting_reads.pop(rs.context, None)
-                if cb is not None:
-                    self.reads_at.append((rs.index, cb))
+        self.drain()
+
+    def _apply_ready(self, rd: Ready) -> None:
+        """Like the runner: apply as soon as the batch is out, before it is durable here."""
+        if rd.snapshot is not None:
+            self.kv.restore(rd.snapshot.data)
+            self.applied = rd.snapshot.index
+        for e in rd.committed:
+            self._apply(e)
+        for rs in rd.read_states:
+            cb = self.waiting_reads.pop(rs.context, None)
+            if cb is not None:
+                self.reads_at.append((rs.index, cb))
         self._serve_reads()
         if self.applied - self.core.snap.index >= self.sim.params.snapshot_every:
             self.core.snapshot(self.applied, self.kv.snapshot())
-        self.drain()
 
     def _apply(self, e: Entry) -> None:
         if e.index != self.applied + 1:
