@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 
-import cbor2
 import trio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,7 +39,9 @@ def pysyncobj_node(argv: list[str]) -> None:
     """A pysyncobj ReplDict node answering the same client protocol as swarmlet's testnode."""
     from pysyncobj import SyncObj, SyncObjConf
     from pysyncobj.batteries import ReplDict
-    from trio_websocket import ConnectionClosed, serve_websocket
+    from trio_websocket import serve_websocket
+
+    from swarmlet.raft.testnode import serve_requests
 
     me, client_port, *others = argv
     d = ReplDict()
@@ -49,7 +50,6 @@ def pysyncobj_node(argv: list[str]) -> None:
     async def session(request):
         ws = await request.accept()
         token = trio.lowlevel.current_trio_token()
-        lock = trio.Lock()
 
         async def answer(req):
             rid = req["id"]
@@ -67,15 +67,9 @@ def pysyncobj_node(argv: list[str]) -> None:
                 await done.wait()
                 ok = box["err"] == 0
                 reply = {"id": rid, "ok": {"ok": True}} if ok else {"id": rid, "error": "failed"}
-            async with lock:
-                await ws.send_message(cbor2.dumps(reply))
+            return reply
 
-        async with trio.open_nursery() as n:
-            try:
-                while True:
-                    n.start_soon(answer, cbor2.loads(await ws.get_message()))
-            except ConnectionClosed:
-                pass
+        await serve_requests(ws, answer)
 
     async def main():
         async with trio.open_nursery() as n:
