@@ -183,6 +183,7 @@ class RaftNode:
             raise ValueError("log does not start right after the snapshot")
         self._ready = Ready()
         self._broadcast_pending = False
+        self._read_heartbeat_pending = False
         self._forward_pending: list[Entry] = []
         self.commit = max(self.snap.index, min(hs.commit, self.last_index))
         self.applied = self.snap.index
@@ -248,6 +249,7 @@ class RaftNode:
         r = self._ready
         return bool(
             self._broadcast_pending
+            or self._read_heartbeat_pending
             or self._forward_pending
             or r.entries
             or r.snapshot
@@ -261,6 +263,10 @@ class RaftNode:
         )
 
     def _flush_batched(self) -> None:
+        if self._read_heartbeat_pending:
+            self._read_heartbeat_pending = False
+            if self.role == LEADER and self.reads:
+                self._broadcast_heartbeat(self.reads[-1].context)
         if self._broadcast_pending:
             self._broadcast_pending = False
             if self.role == LEADER:
@@ -960,7 +966,8 @@ class RaftNode:
             self._answer_read(ctx, self.commit, origin)
             return
         self.reads.append(_ReadRequest(ctx, self.commit, origin, {self.id}))
-        self._broadcast_heartbeat(ctx)
+        # One heartbeat round per Ready confirms every read queued before it.
+        self._read_heartbeat_pending = True
 
     def _release_reads_waiting_commit(self) -> None:
         if self.reads_waiting_commit and self.term_at(self.commit) == self.term:

@@ -183,6 +183,7 @@ class Client:
         self.ws = ws
         self._ids = 0
         self._waiting: dict[int, list] = {}
+        self._out_send, self._out_recv = trio.open_memory_channel(math.inf)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -193,6 +194,7 @@ class Client:
             c = cls(ws)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(c._receive)
+                nursery.start_soon(c._write)
                 try:
                     yield c
                 finally:
@@ -212,12 +214,26 @@ class Client:
                 w[1] = {"error": "connection closed"}
                 w[0].set()
 
+    async def _write(self) -> None:
+        """Requests issued together leave in one frame."""
+        async for first in self._out_recv:
+            batch = [first]
+            while True:
+                try:
+                    batch.append(self._out_recv.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            try:
+                await self.ws.send_message(cbor2.dumps(batch))
+            except ConnectionClosed:
+                return
+
     async def call(self, op: str, **kw):
         self._ids += 1
         rid = self._ids
         w = [trio.Event(), None]
         self._waiting[rid] = w
-        await self.ws.send_message(cbor2.dumps({"id": rid, "op": op, **kw}))
+        self._out_send.send_nowait({"id": rid, "op": op, **kw})
         await w[0].wait()
         if "error" in w[1]:
             raise ClientError(w[1]["error"])
