@@ -47,11 +47,14 @@ class DaemonState:
     log_level: str
     started_at: float
     node_id: str = ""
+    swarm: object = None  # swarmlet.node.swarm.SwarmNode once the daemon runs
 
     def swarm_info(self) -> dict:
         from swarmlet.api.system import INACTIVE_SWARM
 
-        return dict(INACTIVE_SWARM)
+        if self.swarm is None:
+            return dict(INACTIVE_SWARM)
+        return self.swarm.swarm_info()
 
 
 def run(data_dir: str, host: str, log_level: str = "info", *, foreground: bool = True) -> int:
@@ -123,10 +126,20 @@ async def _serve(sock, state: DaemonState, stop_requested: list[int]) -> None:
 
     from swarmlet.api.routes import build_router
     from swarmlet.api.server import ApiServer
+    from swarmlet.node.routes import register_membership_routes
+    from swarmlet.node.swarm import SwarmNode
 
-    server = ApiServer(build_router(), state)
+    router = build_router()
+    register_membership_routes(router)
+    server = ApiServer(router, state)
     with trio.open_signal_receiver(*_STOP_SIGNALS) as signals:
         async with trio.open_nursery() as nursery:
+            state.swarm = SwarmNode(state.data_dir, nursery)
+            try:
+                await state.swarm.resume()
+            except Exception:
+                log.exception("could not rejoin the swarm from the data dir")
+            state.node_id = state.swarm.node_id
             listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
             await nursery.start(server.serve, [listener])
             log.info("daemon ready")

@@ -1,0 +1,496 @@
+"""Membership of this host: `swarm init`, `swarm join`, `swarm leave`, and resuming from the
+data dir after a restart. It owns the node's transport and starts the manager runtime when
+the node is a manager.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import platform
+import socket
+import time
+
+import trio
+
+from swarmlet.api.router import ApiError
+from swarmlet.manager import controlapi
+from swarmlet.manager.context import ClusterContext, NotLeaderError, rfc3339
+from swarmlet.node.manager import RAFT_DB, ManagerRuntime
+from swarmlet.security.bootstrap import init_cluster
+from swarmlet.security.ca import CertificateAuthority
+from swarmlet.security.certs import ClusterRoot
+from swarmlet.security.node_files import forget_membership, load_membership
+from swarmlet.security.tokens import JoinTokens, TokenError, parse_token
+from swarmlet.store import commands
+from swarmlet.store.errors import StoreError
+from swarmlet.store.objects import SWARMLET_KEY
+from swarmlet.wire.handshake import SessionPolicy
+from swarmlet.wire.join import join_swarm, node_credentials
+from swarmlet.wire.mux import RemoteError, Router
+from swarmlet.wire.peers import Transport
+from swarmlet.wire.schema import Field, Schema
+
+log = logging.getLogger(__name__)
+
+SETTINGS = "swarm.json"
+DEFAULT_PORT = 2377
+ALREADY_IN_SWARM = (
+    'This node is already part of a swarm. Use "swarmlet swarm leave" to leave this swarm and '
+    "join another one."
+)
+NOT_IN_SWARM = "This node is not part of a swarm"
+NOT_MANAGER_INACTIVE = (
+    'This node is not a swarm manager. Use "swarmlet swarm init" or "swarmlet swarm join" to '
+    "connect this node to swarm and try again."
+)
+NOT_MANAGER_WORKER = (
+    "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster "
+    "state. Please run this command on a manager node or promote the current node to a manager."
+)
+
+REGISTER = Schema(
+    hostname=Field(str, max_len=255),
+    addr=Field(str, max_len=300),
+    platform=Field(dict, max_len=8),
+    resources=Field(dict, max_len=8),
+    engine=Field(dict, max_len=8),
+    availability=Field(str, choices=("active", "pause", "drain")),
+)
+RAFT_JOIN = Schema(addr=Field(str, max_len=300))
+
+
+def _host_description() -> dict:
+    try:
+        with open("/proc/meminfo") as f:
+            mem = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemTotal"))
+    except (OSError, StopIteration, ValueError):
+        mem = 0
+    return {
+        "hostname": socket.gethostname(),
+        "platform": {"Architecture": platform.machine(), "OS": "linux"},
+        "resources": {"NanoCPUs": (os.cpu_count() or 1) * 1_000_000_000, "MemoryBytes": mem},
+        "engine": {"EngineVersion": "", "Labels": {}},
+    }
+
+
+def advertise_address(listen: str, advertise: str | None) -> str:
+    """The address other nodes reach this one at, as Docker picks it."""
+    host, _, port = (
+        (advertise or listen).rpartition(":")
+        if ":" in (advertise or listen)
+        else (
+            advertise or listen,
+            "",
+            str(DEFAULT_PORT),
+        )
+    )
+    port = port or str(DEFAULT_PORT)
+    if advertise and host not in ("", "0.0.0.0"):
+        return f"{host}:{port}"
+    listen_host = listen.rpartition(":")[0] if ":" in listen else listen
+    if listen_host not in ("", "0.0.0.0"):
+        return f"{listen_host}:{port}"
+    addrs = _global_ipv4_addresses()
+    if len(addrs) == 1:
+        return f"{addrs[0]}:{port}"
+    if not addrs:
+        raise ApiError(
+            400, "could not find the system's IP address - specify one with --advertise-addr"
+        )
+    raise ApiError(
+        400,
+        "could not choose an IP address to advertise since this system has multiple addresses "
+        f"({', '.join(addrs)}) - specify one with --advertise-addr",
+    )
+
+
+def _global_ipv4_addresses() -> list[str]:
+    import subprocess
+
+    out = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True
+    ).stdout
+    found = []
+    for line in out.splitlines():
+        parts = line.split()
+        if "docker0" in parts[1] or parts[1].startswith(("br-", "veth")):
+            continue
+        found.append(parts[3].split("/")[0])
+    return found
+
+
+class SwarmNode:
+    """This host's membership; `request.context.swarm` in the API handlers."""
+
+    def __init__(self, data_dir: str, nursery: trio.Nursery):
+        self.data_dir = data_dir
+        self.nursery = nursery
+        self.settings: dict = {}
+        self.transport: Transport | None = None
+        self.manager: ManagerRuntime | None = None
+        self._scope: trio.CancelScope | None = None
+        self._root: ClusterRoot | None = None
+        self._lock = trio.Lock()
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def node_id(self) -> str:
+        return self.settings.get("NodeID", "")
+
+    @property
+    def role(self) -> str:
+        return self.settings.get("Role", "")
+
+    def _load_settings(self) -> dict:
+        try:
+            with open(os.path.join(self.data_dir, SETTINGS)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def _save_settings(self) -> None:
+        path = os.path.join(self.data_dir, SETTINGS)
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.settings, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path + ".tmp", path)
+
+    def swarm_info(self) -> dict:
+        if not self.settings:
+            return {
+                "NodeID": "",
+                "NodeAddr": "",
+                "LocalNodeState": "inactive",
+                "ControlAvailable": False,
+                "Error": "",
+                "RemoteManagers": None,
+            }
+        info = {
+            "NodeID": self.node_id,
+            "NodeAddr": self.settings["AdvertiseAddr"].rpartition(":")[0],
+            "LocalNodeState": "active",
+            "ControlAvailable": self.role == "manager",
+            "Error": "",
+            "RemoteManagers": [
+                {"NodeID": nid, "Addr": addr} for nid, addr in sorted(self.managers().items())
+            ],
+        }
+        if self.manager is not None:
+            store = self.manager.store
+            cluster = store.cluster()
+            info["Nodes"] = store.count("node")
+            info["Managers"] = sum(
+                1 for n in store.list("node") if n["Spec"].get("Role") == "manager"
+            )
+            if cluster:
+                info["Cluster"] = {
+                    k: cluster[k]
+                    for k in ("ID", "Version", "CreatedAt", "UpdatedAt", "Spec")
+                    if k in cluster
+                }
+        return info
+
+    def managers(self) -> dict[str, str]:
+        if self.manager is not None and self.manager.raft is not None:
+            return dict(self.manager.raft.peers) | {self.node_id: self.settings["AdvertiseAddr"]}
+        return dict(self.settings.get("Managers") or {})
+
+    def context(self) -> ClusterContext:
+        """The cluster for API handlers; Docker's refusal on a node that is not a manager."""
+        if not self.settings:
+            raise ApiError(503, NOT_MANAGER_INACTIVE)
+        if self.manager is None:
+            raise ApiError(503, NOT_MANAGER_WORKER)
+        return self.manager.context
+
+    def decorate_node(self, node: dict) -> dict:
+        """Fill the live manager status (leader, reachability) into a node object."""
+        if self.manager is None or "ManagerStatus" not in node:
+            return node
+        st = self.manager.status()
+        node = {**node, "ManagerStatus": dict(node["ManagerStatus"])}
+        if st.get("leader") == node["ID"]:
+            node["ManagerStatus"]["Leader"] = True
+        reachable = node["ID"] == self.node_id or node["ID"] in self.transport.by_node
+        node["ManagerStatus"]["Reachability"] = "reachable" if reachable else "unreachable"
+        return node
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def resume(self) -> None:
+        """At daemon start: rejoin the swarm this data dir belongs to, if any."""
+        self.settings = self._load_settings()
+        if not self.settings or load_membership(self.data_dir) is None:
+            self.settings = {}
+            return
+        await self._start(bootstrap=None)
+
+    async def _start(self, bootstrap: list[str] | None) -> None:
+        creds = node_credentials(self.data_dir)
+        router = Router()
+        router.request("node.register", REGISTER, self._on_register)
+        router.request("raft.join", RAFT_JOIN, self._on_raft_join, roles={"manager"})
+        policy = None
+        if self.role == "manager":
+            policy = SessionPolicy(authorize_join=self._authorize_join)
+        host, _, port = self.settings["ListenAddr"].rpartition(":")
+        self.transport = Transport(
+            creds, router, listen=(host or "0.0.0.0", int(port)), policy=policy
+        )
+        scope = trio.CancelScope()
+        self._scope = scope
+        ready = trio.Event()
+
+        async def run_all():
+            with scope:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(self.transport.run)
+                    if self.role == "manager":
+                        peers = {
+                            k: v
+                            for k, v in (self.settings.get("Managers") or {}).items()
+                            if k != self.node_id
+                        }
+                        self.manager = ManagerRuntime(
+                            self.node_id,
+                            self.data_dir,
+                            self.transport,
+                            router,
+                            peers=peers,
+                            bootstrap=bootstrap,
+                        )
+                        await nursery.start(self.manager.run)
+                    ready.set()
+
+        self.nursery.start_soon(run_all)
+        await ready.wait()
+
+    async def _stop(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+        self._scope = None
+        self.manager = None
+        self.transport = None
+
+    # -- init ---------------------------------------------------------------------------
+
+    async def init(self, body: dict) -> str:
+        async with self._lock:
+            if self.settings:
+                raise ApiError(503, ALREADY_IN_SWARM)
+            listen = body.get("ListenAddr") or f"0.0.0.0:{DEFAULT_PORT}"
+            if ":" not in listen:
+                listen = f"{listen}:{DEFAULT_PORT}"
+            advertise = advertise_address(listen, body.get("AdvertiseAddr"))
+            now = time.time()
+            try:
+                new = init_cluster(self.data_dir, now)
+            except ValueError as exc:
+                raise ApiError(503, str(exc)) from None
+            self._root = new.root
+            self.settings = {
+                "NodeID": new.identity.node_id,
+                "Role": "manager",
+                "ListenAddr": listen,
+                "AdvertiseAddr": advertise,
+                "Managers": {new.identity.node_id: advertise},
+            }
+            self._save_settings()
+            await self._start(bootstrap=[new.identity.node_id])
+            ctx = self.manager.context
+            ts = rfc3339(now)
+            cluster_cmd = controlapi.create_cluster(
+                ctx.new_id(),
+                ts,
+                join_tokens={"Worker": str(new.tokens.worker), "Manager": str(new.tokens.manager)},
+                root_public_key=base64.b64encode(new.root.public_key).decode(),
+                spec=body.get("Spec") or None,
+            )
+            cluster_cmd["object"][SWARMLET_KEY]["RootKey"] = base64.b64encode(
+                new.root.to_bytes()
+            ).decode()
+            desc = _host_description()
+            node_cmd = controlapi.new_node(
+                new.identity.node_id,
+                ts,
+                desc["hostname"],
+                "manager",
+                advertise,
+                availability=body.get("Availability") or "active",
+                platform=desc["platform"],
+                resources=desc["resources"],
+                engine=desc["engine"],
+            )
+            node_cmd["object"]["Status"]["State"] = "ready"
+            node_cmd["object"]["ManagerStatus"]["Reachability"] = "reachable"
+            result = await ctx.propose(commands.batch(cluster_cmd, node_cmd))
+            result.unwrap()
+            return new.identity.node_id
+
+    # -- join ---------------------------------------------------------------------------
+
+    async def join(self, body: dict) -> None:
+        async with self._lock:
+            if self.settings:
+                raise ApiError(503, ALREADY_IN_SWARM)
+            remotes = body.get("RemoteAddrs") or []
+            token = body.get("JoinToken") or ""
+            if not remotes:
+                raise ApiError(400, "at least 1 RemoteAddr is required to join")
+            listen = body.get("ListenAddr") or f"0.0.0.0:{DEFAULT_PORT}"
+            if ":" not in listen:
+                listen = f"{listen}:{DEFAULT_PORT}"
+            advertise = advertise_address(listen, body.get("AdvertiseAddr"))
+            remote = remotes[0] if ":" in remotes[0] else f"{remotes[0]}:{DEFAULT_PORT}"
+            try:
+                parse_token(token)
+                creds = await join_swarm(self.data_dir, remote, token)
+            except (TokenError, ValueError) as exc:
+                raise ApiError(400, str(exc)) from None
+            except ConnectionError as exc:
+                raise ApiError(503, f"could not reach the manager at {remote}: {exc}") from None
+            except Exception as exc:  # a refusal by the manager: its words
+                raise ApiError(400, str(exc)) from None
+            role = creds.certificate.role
+            self.settings = {
+                "NodeID": creds.identity.node_id,
+                "Role": role,
+                "ListenAddr": listen,
+                "AdvertiseAddr": advertise,
+                "Managers": {"": remote},
+            }
+            try:
+                await self._register_and_start(remote, body, creds)
+            except BaseException:
+                await self._stop()
+                forget_membership(self.data_dir)
+                self.settings = {}
+                raise
+
+    async def _register_and_start(self, remote: str, body: dict, creds) -> None:
+        # a transport without the manager runtime first, to talk to the manager
+        role = self.settings["Role"]
+        self.settings["Role"] = "worker"
+        await self._start(bootstrap=None)
+        desc = _host_description()
+        request = {
+            "hostname": desc["hostname"],
+            "addr": self.settings["AdvertiseAddr"],
+            "platform": desc["platform"],
+            "resources": desc["resources"],
+            "engine": desc["engine"],
+            "availability": body.get("Availability") or "active",
+        }
+        reply = await self._ask_leader(remote, "node.register", request)
+        managers = dict(reply["managers"])
+        if role == "manager":
+            reply = await self._ask_leader(
+                remote, "raft.join", {"addr": self.settings["AdvertiseAddr"]}
+            )
+            managers = dict(reply["managers"])
+        await self._stop()
+        self.settings["Role"] = role
+        self.settings["Managers"] = managers
+        self._save_settings()
+        await self._start(bootstrap=None)
+
+    async def _ask_leader(self, remote: str, kind: str, body: dict) -> dict:
+        address = remote
+        for _ in range(10):
+            try:
+                return await self.transport.request(address, kind, body, timeout=15)
+            except RemoteError as exc:
+                if exc.code == "not_leader" and exc.message:
+                    address = exc.message
+                    continue
+                raise ApiError(503, f"{kind} refused by {address}: {exc.message}") from None
+        raise ApiError(503, "no manager could take the request: the swarm has no leader")
+
+    # -- served to other nodes (managers only) ------------------------------------------
+
+    def _authorize_join(self, token, node_pubkey, requested_node_id=None, requested_role=None):
+        cluster = self.manager.store.cluster()
+        extra = cluster[SWARMLET_KEY]
+        if self._root is None:
+            self._root = ClusterRoot.from_bytes(base64.b64decode(extra["RootKey"]))
+        tokens = JoinTokens(
+            parse_token(cluster["JoinTokens"]["Worker"]),
+            parse_token(cluster["JoinTokens"]["Manager"]),
+        )
+        ca = CertificateAuthority(
+            self._root, lambda: tokens, revoked=lambda: frozenset(extra.get("RevokedNodes") or ())
+        )
+        return ca.authorize_join(token, node_pubkey, requested_node_id, requested_role)
+
+    def _leader_address(self) -> str:
+        st = self.manager.status()
+        return self.managers().get(st.get("leader") or "", "")
+
+    async def _on_register(self, peer, body) -> dict:
+        if self.manager is None:
+            raise RemoteError("not_manager", "")
+        if not self.manager.raft.is_leader:
+            raise RemoteError("not_leader", self._leader_address())
+        ctx = self.manager.context
+        store = self.manager.store
+        if store.get("node", peer.node_id) is None:
+            cmd = controlapi.new_node(
+                peer.node_id,
+                ctx.timestamp(),
+                body["hostname"],
+                peer.role,
+                body["addr"],
+                availability=body["availability"],
+                platform=body["platform"],
+                resources=body["resources"],
+                engine=body["engine"],
+            )
+            try:
+                (await ctx.propose(cmd)).unwrap()
+            except (StoreError, NotLeaderError) as exc:
+                raise RemoteError("unavailable", str(exc)) from None
+        return {"managers": self.managers()}
+
+    async def _on_raft_join(self, peer, body) -> dict:
+        if self.manager is None:
+            raise RemoteError("not_manager", "")
+        if not self.manager.raft.is_leader:
+            raise RemoteError("not_leader", self._leader_address())
+        await self.manager.raft.add_member(peer.node_id, body["addr"])
+        self.manager.raft.peers[peer.node_id] = body["addr"]
+        return {"managers": self.managers()}
+
+    # -- leave --------------------------------------------------------------------------
+
+    async def leave(self, force: bool) -> None:
+        async with self._lock:
+            if not self.settings:
+                raise ApiError(503, NOT_IN_SWARM)
+            if self.role == "manager" and not force:
+                raise ApiError(
+                    503,
+                    "You are attempting to leave the swarm on a node that is participating as a "
+                    "manager. Removing this node leaves fewer managers than before, which could "
+                    "make the swarm lose quorum. Use `--force` to ignore this message.",
+                )
+            if self.manager is not None and self.manager.raft is not None:
+                with trio.move_on_after(10):
+                    try:
+                        await self.manager.raft.remove_member(self.node_id)
+                    except Exception as exc:  # a lost quorum: leave anyway, as --force says
+                        log.warning("could not leave the raft group cleanly: %s", exc)
+            await self._stop()
+            forget_membership(self.data_dir)
+            for name in (SETTINGS, RAFT_DB, RAFT_DB + "-wal", RAFT_DB + "-shm"):
+                try:
+                    os.unlink(os.path.join(self.data_dir, name))
+                except FileNotFoundError:
+                    pass
+            self.settings = {}
+            self._root = None
