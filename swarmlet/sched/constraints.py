@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass
 
 _OPERATORS = ("==", "!=")
-_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-_FIXED_KEYS = (
+# swarmkit's grammar: keys compare case-insensitively, label names keep their case
+_KEY_RE = re.compile(r"(?i)^[a-z_][a-z0-9\-_.]+$")
+_VALUE_RE = re.compile(r"(?i)^[a-z0-9:\-_\s\.\*\(\)\?\+\[\]\\\^\$\|\/]+$")
+FIXED_KEYS = (
     "node.id",
     "node.hostname",
     "node.ip",
@@ -21,7 +23,7 @@ _FIXED_KEYS = (
     "node.platform.os",
     "node.platform.arch",
 )
-_LABEL_PREFIXES = ("node.labels.", "engine.labels.")
+LABEL_PREFIXES = ("node.labels.", "engine.labels.")
 
 
 class ConstraintError(ValueError):
@@ -56,21 +58,30 @@ class Constraint:
 
 
 def parse_constraint(text: str) -> Constraint:
+    """`node.labels.zone==east` -> Constraint; ConstraintError in swarmkit's words."""
     for op in _OPERATORS:
         if op in text:
             key, _, value = text.partition(op)
             key, value = key.strip(), value.strip()
             break
     else:
-        raise ConstraintError(f"constraint expected one operator from ==, != in {text!r}")
-    if not key or not _KEY_RE.match(key):
-        raise ConstraintError(f"key {key!r} is invalid")
-    if not value or any(o in value for o in _OPERATORS):
-        raise ConstraintError(f"value {value!r} is invalid")
-    if key not in _FIXED_KEYS and not (
-        key.startswith(_LABEL_PREFIXES) and len(key) > len("node.labels.")
-    ):
-        raise ConstraintError(f"constraint key {key!r} is not supported")
+        raise ConstraintError("constraint expected one operator from ==, !=")
+    if not _KEY_RE.match(key):
+        raise ConstraintError(f"key '{key}' is invalid")
+    if not _VALUE_RE.match(value) or any(o in value for o in _OPERATORS):
+        raise ConstraintError(f"value '{value}' is invalid")
+    lowered = key.lower()
+    prefix = next((p for p in LABEL_PREFIXES if lowered.startswith(p)), None)
+    if lowered in FIXED_KEYS:
+        key = lowered
+    elif prefix is not None and len(key) > len(prefix):
+        key = prefix + key[len(prefix) :]  # the label's name keeps its case
+    else:
+        raise ConstraintError(
+            f"constraint key '{key}' is not supported: use "
+            + ", ".join(FIXED_KEYS)
+            + ", node.labels.<label> or engine.labels.<label>"
+        )
     if key == "node.ip":
         try:
             if "/" in value:
@@ -78,7 +89,7 @@ def parse_constraint(text: str) -> Constraint:
             else:
                 ipaddress.ip_address(value)
         except ValueError:
-            raise ConstraintError(f"value {value!r} is not an IP address or network") from None
+            raise ConstraintError(f"value '{value}' is not an IP address or network") from None
     return Constraint(key, op == "==", value)
 
 

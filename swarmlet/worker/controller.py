@@ -11,22 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STATE_VALUES = {
-    "new": 0,
-    "pending": 64,
-    "assigned": 192,
-    "accepted": 256,
-    "preparing": 320,
-    "ready": 384,
-    "starting": 448,
-    "running": 512,
-    "complete": 576,
-    "shutdown": 640,
-    "failed": 704,
-    "rejected": 768,
-    "remove": 800,
-    "orphaned": 832,
-}
+from swarmlet.store.objects import TASK_STATES
+
+STATE_VALUES = TASK_STATES
 MESSAGES = {
     "accepted": "accepted",
     "preparing": "preparing",

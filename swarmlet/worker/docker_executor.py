@@ -15,6 +15,7 @@ import docker.errors
 import docker.types
 import trio
 
+from swarmlet.store import objects
 from swarmlet.worker.controller import Container
 
 log = logging.getLogger(__name__)
@@ -37,14 +38,9 @@ def service_name(task: dict) -> str:
     return (task.get("ServiceAnnotations") or {}).get("Name") or task.get("ServiceID", "")
 
 
-def task_name(task: dict) -> str:
-    """Docker's `svc.slot` (replicated) or `svc.nodeid` (global)."""
-    slot = task.get("Slot") or 0
-    return f"{service_name(task)}.{slot if slot else task.get('NodeID', '')}"
-
-
 def container_name(task: dict) -> str:
-    return f"{task_name(task)}.{task['ID']}"
+    """Docker's `svc.slot.taskid` (replicated) or `svc.nodeid.taskid` (global)."""
+    return objects.task_name(task, service_name(task))
 
 
 def container_labels(task: dict, node_id: str) -> dict[str, str]:
@@ -57,7 +53,7 @@ def container_labels(task: dict, node_id: str) -> dict[str, str]:
             LABEL_SERVICE_NAME: service_name(task),
             LABEL_TASK: "",
             LABEL_TASK_ID: task["ID"],
-            LABEL_TASK_NAME: f"{task_name(task)}.{task['ID']}",
+            LABEL_TASK_NAME: container_name(task),
         }
     )
     return labels

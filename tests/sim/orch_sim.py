@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import random
 
-from swarmlet.manager.orchestrator.reconcile import Orchestrator, service_mode
+from swarmlet.manager.orchestrator.reconcile import Orchestrator
 from swarmlet.manager.orchestrator.tasks import has_ended, is_active, state, timestamp
 from swarmlet.sched.scheduler import Scheduler
+from swarmlet.store.objects import service_mode
 
 GB = 1024**3
 

@@ -18,6 +18,18 @@ from swarmlet.cli.main import main
 NOW = datetime.now(UTC)
 
 
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    """Durations are rendered against the time the canned answers were made, however long
+    the suite took to reach this test."""
+    from swarmlet.cli import format as fmt
+    from swarmlet.cli import objects, tasks
+
+    real = fmt.ago
+    for module in (fmt, objects, tasks):
+        monkeypatch.setattr(module, "ago", lambda text, now=None: real(text, now or NOW))
+
+
 def stamp(delta):
     return (NOW - delta).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
 

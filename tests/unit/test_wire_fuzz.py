@@ -134,8 +134,8 @@ async def attack_handshake_garbage(live, messages):
 
 def _mutate(frame: bytes, positions: list[int]) -> bytes:
     data = bytearray(frame)
-    for p in positions:
-        data[p % len(data)] ^= 1 + (p % 255)
+    for i in {p % len(data) for p in positions}:  # each byte once: two flips could cancel
+        data[i] ^= 1 + (i % 255)
     return bytes(data)
 
 

@@ -29,24 +29,12 @@ from swarmlet.manager.orchestrator.tasks import (
 )
 from swarmlet.manager.orchestrator.update import UpdateTracker, rolling_update
 from swarmlet.sched.constraints import parse_constraints
+from swarmlet.store.objects import service_mode
 
 # An old task that does not report its end within this time no longer holds back its
 # replacement (its node may never answer again).
 OLD_TASK_TIMEOUT = 60.0
 _RETIRING_STATES = ("complete", "failed", "rejected")
-
-
-def service_mode(service: dict) -> str:
-    mode = service["Spec"].get("Mode") or {"Replicated": {}}
-    for name, key in (
-        ("replicated", "Replicated"),
-        ("global", "Global"),
-        ("replicated-job", "ReplicatedJob"),
-        ("global-job", "GlobalJob"),
-    ):
-        if key in mode:
-            return name
-    return "replicated"
 
 
 def node_lost(node: dict | None) -> bool:

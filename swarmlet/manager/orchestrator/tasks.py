@@ -9,23 +9,11 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 
+from swarmlet.store import objects
+from swarmlet.store.objects import TASK_STATES
+
 # Docker's task states and their order: a task only ever moves to a higher one.
-STATE_VALUES = {
-    "new": 0,
-    "pending": 64,
-    "assigned": 192,
-    "accepted": 256,
-    "preparing": 320,
-    "ready": 384,
-    "starting": 448,
-    "running": 512,
-    "complete": 576,
-    "shutdown": 640,
-    "failed": 704,
-    "rejected": 768,
-    "remove": 800,
-    "orphaned": 832,
-}
+STATE_VALUES = TASK_STATES
 RUNNING = STATE_VALUES["running"]
 ASSIGNED = STATE_VALUES["assigned"]
 
@@ -100,27 +88,16 @@ def new_task(
     start_after: float | None = None,
     job_iteration: int | None = None,
 ) -> dict:
-    """A task in state NEW for one slot (replicated) or one node (global)."""
-    ts = timestamp(now)
-    spec = service["Spec"]
-    task = {
-        "ID": task_id,
-        "Version": {"Index": 0},
-        "CreatedAt": ts,
-        "UpdatedAt": ts,
-        "Labels": {},
-        "Spec": copy.deepcopy(spec.get("TaskTemplate") or {}),
-        "SpecVersion": {"Index": spec_version(service)},
-        "ServiceID": service["ID"],
-        "Status": {"Timestamp": ts, "State": "new", "Message": "created"},
-        "DesiredState": desired,
-    }
-    if slot:
-        task["Slot"] = slot
-    if node_id:
-        task["NodeID"] = node_id
+    """A task in state NEW for one slot (replicated) or one node (global), with what the
+    orchestrators and the worker need beyond Docker's shape: the spec version it was made
+    from, the service's name (for container names), published ports, a delayed start."""
+    task = objects.new_task(
+        task_id, service, timestamp(now), slot=slot, node_id=node_id, desired_state=desired
+    )
+    task["SpecVersion"] = {"Index": spec_version(service)}
+    task["ServiceAnnotations"] = {"Name": service["Spec"].get("Name", "")}
     ports = (service.get("Endpoint") or {}).get("Ports") or (
-        (spec.get("EndpointSpec") or {}).get("Ports")
+        (service["Spec"].get("EndpointSpec") or {}).get("Ports")
     )
     if ports:
         task["Endpoint"] = {"Ports": copy.deepcopy(ports)}

@@ -7,6 +7,7 @@ import copy
 import posixpath
 import re
 
+from swarmlet.sched import constraints
 from swarmlet.store.errors import InvalidArgument
 from swarmlet.store.objects import ordered
 
@@ -70,52 +71,19 @@ def valid_image_reference(image: str) -> bool:
     return bool(match) and len(match.group("name")) <= 255
 
 
-# -- placement constraints (swarmkit's constraint grammar) -----------------------------------
-CONSTRAINT_OPERATORS = ("==", "!=")
-_CONSTRAINT_KEY = re.compile(r"(?i)^[a-z_][a-z0-9\-_.]+$")
-_CONSTRAINT_VALUE = re.compile(r"(?i)^[a-z0-9:\-_\s\.\*\(\)\?\+\[\]\\\^\$\|\/]+$")
-CONSTRAINT_KEYS = (
-    "node.id",
-    "node.hostname",
-    "node.ip",
-    "node.role",
-    "node.platform.os",
-    "node.platform.arch",
-)
-CONSTRAINT_LABEL_PREFIXES = ("node.labels.", "engine.labels.")
-
-
+# -- placement constraints: the scheduler's grammar, so what is accepted can be placed --------
 def parse_constraint(expr: str) -> tuple[str, str, str]:
-    """``"node.role==manager"`` -> ``("node.role", "==", "manager")``.
-
-    Keys compare case-insensitively (label names keep their case), as in swarmkit.
-    """
+    """``"node.role==manager"`` -> ``("node.role", "==", "manager")``."""
     if not isinstance(expr, str):
         fail("Placement.Constraints must be a list of strings")
-    for op in CONSTRAINT_OPERATORS:
-        if op not in expr:
-            continue
-        key, value = (part.strip() for part in expr.split(op, 1))
-        if not _CONSTRAINT_KEY.match(key):
-            fail(f"key '{key}' is invalid")
-        if not _CONSTRAINT_VALUE.match(value):
-            fail(f"value '{value}' is invalid")
-        lowered = key.lower()
-        is_label = any(
-            lowered.startswith(p) and len(key) > len(p) for p in CONSTRAINT_LABEL_PREFIXES
-        )
-        if lowered not in CONSTRAINT_KEYS and not is_label:
-            fail(
-                f"constraint key '{key}' is not supported: use "
-                + ", ".join(CONSTRAINT_KEYS)
-                + ", node.labels.<label> or engine.labels.<label>"
-            )
-        return key, op, value
-    fail("constraint expected one operator from ==, !=")
-    raise AssertionError  # unreachable: fail() raises
+    try:
+        c = constraints.parse_constraint(expr)
+    except constraints.ConstraintError as exc:
+        fail(str(exc))
+    return c.key, "==" if c.equal else "!=", c.value
 
 
-SPREAD_KEYS = CONSTRAINT_KEYS
+SPREAD_KEYS = constraints.FIXED_KEYS
 
 
 def _validate_preference(pref) -> None:
@@ -127,7 +95,7 @@ def _validate_preference(pref) -> None:
         fail("placement preference spread needs a SpreadDescriptor")
     lowered = descriptor.lower()
     if lowered not in SPREAD_KEYS and not any(
-        lowered.startswith(p) and len(lowered) > len(p) for p in CONSTRAINT_LABEL_PREFIXES
+        lowered.startswith(p) and len(lowered) > len(p) for p in constraints.LABEL_PREFIXES
     ):
         fail(
             f"invalid placement preference spread={descriptor}: "
