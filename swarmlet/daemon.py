@@ -124,14 +124,10 @@ async def _serve(sock, state: DaemonState, stop_requested: list[int]) -> None:
     before trio's receiver took over."""
     import trio
 
-    from swarmlet.api.routes import build_router
     from swarmlet.api.server import ApiServer
-    from swarmlet.node.routes import register_membership_routes
     from swarmlet.node.swarm import SwarmNode
 
-    router = build_router()
-    register_membership_routes(router)
-    server = ApiServer(router, state)
+    server = ApiServer(daemon_router(), state)
     with trio.open_signal_receiver(*_STOP_SIGNALS) as signals:
         async with trio.open_nursery() as nursery:
             state.swarm = SwarmNode(state.data_dir, nursery)
@@ -146,6 +142,16 @@ async def _serve(sock, state: DaemonState, stop_requested: list[int]) -> None:
             signum = stop_requested[0] if stop_requested else await anext(aiter(signals))
             log.info("received %s, shutting down", signal.Signals(signum).name)
             nursery.cancel_scope.cancel()
+
+
+def daemon_router():
+    """Every route the daemon serves: the API's table with each part's handlers on top."""
+    from swarmlet.api.routes import build_router
+    from swarmlet.node.routes import register_membership_routes
+
+    router = build_router()
+    register_membership_routes(router)
+    return router
 
 
 def systemd_unit(command: list[str], data_dir: str | None = None, host: str | None = None) -> str:

@@ -99,7 +99,9 @@ class Client:
             try:
                 value = json.loads(raw) if "json" in ctype else raw.decode(errors="replace")
             except ValueError:
-                raise APIError(resp.status, f"malformed answer from the daemon: {raw[:200]!r}") from None
+                raise APIError(
+                    resp.status, f"malformed answer from the daemon: {raw[:200]!r}"
+                ) from None
         if resp.status >= 400:
             msg = value.get("message", "") if isinstance(value, dict) else str(value or "")
             raise APIError(resp.status, msg or resp.reason)

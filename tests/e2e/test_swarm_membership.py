@@ -30,7 +30,9 @@ def swarm(lab):
 
 
 def node_rows(lab, host):
-    out = lab.swarmlet(host, "node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.ManagerStatus}}")
+    out = lab.swarmlet(
+        host, "node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.ManagerStatus}}"
+    )
     return sorted(out.stdout.split("\n")[:-1])
 
 
@@ -44,7 +46,9 @@ def test_init_and_join_again_are_refused_and_change_nothing(lab, swarm):
     again = lab.swarmlet("node1", "swarm", "init", check=False)
     assert again.returncode != 0
     assert "already part of a swarm" in again.stderr
-    rejoin = lab.swarmlet("node2", "swarm", "join", "--token", swarm["worker"], swarm["remote"], check=False)
+    rejoin = lab.swarmlet(
+        "node2", "swarm", "join", "--token", swarm["worker"], swarm["remote"], check=False
+    )
     assert rejoin.returncode != 0 and "already part of a swarm" in rejoin.stderr
     assert len(node_rows(lab, "node1")) == 3
 
