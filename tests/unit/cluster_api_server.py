@@ -144,7 +144,11 @@ class ClusterApiServer:
         node["Status"]["State"] = state
         node["Description"]["Engine"]["EngineVersion"] = "20.10.24"
         if role == "manager":
-            node["ManagerStatus"] = {"Leader": leader, "Reachability": "reachable", "Addr": "x"}
+            node["ManagerStatus"] = {
+                "Leader": leader,
+                "Reachability": "reachable",
+                "Addr": "198.18.0.9:2377",
+            }
         return self.propose(command)
 
     # -- clients ----------------------------------------------------------------------------
