@@ -146,10 +146,12 @@ async def _serve(sock, state: DaemonState, stop_requested: list[int]) -> None:
 
 def daemon_router():
     """Every route the daemon serves: the API's table with each part's handlers on top."""
+    from swarmlet.api.cluster_routes import register_cluster_routes
     from swarmlet.api.routes import build_router
-    from swarmlet.node.routes import register_membership_routes
+    from swarmlet.node.routes import register_membership_routes, swarm_context
 
     router = build_router()
+    register_cluster_routes(router, swarm_context)
     register_membership_routes(router)
     return router
 

@@ -14,6 +14,11 @@ def _swarm(request: Request):
     return swarm
 
 
+def swarm_context(request: Request):
+    """The cluster context of this node, or Docker's refusal when it is not a manager."""
+    return _swarm(request).context()
+
+
 async def init(request: Request, params: dict[str, str]) -> Response:
     node_id = await _swarm(request).init(request.json() or {})
     return Response(200, json.dumps(node_id).encode(), content_type="application/json")

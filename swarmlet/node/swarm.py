@@ -15,6 +15,7 @@ import time
 
 import trio
 
+from swarmlet.api.cluster_common import not_a_manager
 from swarmlet.api.router import ApiError
 from swarmlet.manager import controlapi
 from swarmlet.manager.context import ClusterContext, NotLeaderError, rfc3339
@@ -42,15 +43,6 @@ ALREADY_IN_SWARM = (
     "join another one."
 )
 NOT_IN_SWARM = "This node is not part of a swarm"
-NOT_MANAGER_INACTIVE = (
-    'This node is not a swarm manager. Use "swarmlet swarm init" or "swarmlet swarm join" to '
-    "connect this node to swarm and try again."
-)
-NOT_MANAGER_WORKER = (
-    "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster "
-    "state. Please run this command on a manager node or promote the current node to a manager."
-)
-
 REGISTER = Schema(
     hostname=Field(str, max_len=255),
     addr=Field(str, max_len=300),
@@ -204,9 +196,9 @@ class SwarmNode:
     def context(self) -> ClusterContext:
         """The cluster for API handlers; Docker's refusal on a node that is not a manager."""
         if not self.settings:
-            raise ApiError(503, NOT_MANAGER_INACTIVE)
+            raise not_a_manager("inactive")
         if self.manager is None:
-            raise ApiError(503, NOT_MANAGER_WORKER)
+            raise not_a_manager("worker")
         return self.manager.context
 
     def decorate_node(self, node: dict) -> dict:
