@@ -145,6 +145,20 @@ def test_unlock_key_hooks_rotate_with_the_cluster_update(api):
         code, out, _ = api.cli("swarm", "unlock-key", "--rotate", "-q")
         assert (code, out) == (0, "SWMKEY-1-second\n")
         assert api.read(lambda s: s.cluster()["Swarmlet"]["UnlockKeyDigest"]) == "d2"
+        swarm = api.client().get("/swarm")
+        for version, spec, status in (
+            (swarm["Version"]["Index"] - 1, swarm["Spec"], 500),  # stale
+            (swarm["Version"]["Index"], {"Raft": {"ElectionTick": 0}}, 400),  # bad spec
+        ):
+            with pytest.raises(APIError) as excinfo:
+                api.client().request(
+                    "POST",
+                    "/swarm/update",
+                    {"version": version, "rotateManagerUnlockKey": "1"},
+                    spec,
+                )
+            assert excinfo.value.status == status
+        assert len(keys) == 2  # no key was made for a refused update
     finally:
         local.context = original
 
