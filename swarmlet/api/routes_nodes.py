@@ -114,6 +114,9 @@ def node_view(ctx: ClusterContext, node: dict) -> dict:
         status["Reachability"] = "reachable"
     else:
         status.pop("Leader", None)
+        reachable = getattr(ctx, "reachable", None)
+        if reachable is not None:
+            status["Reachability"] = "reachable" if reachable(node["ID"]) else "unreachable"
     view["ManagerStatus"] = status
     return view
 
