@@ -15,6 +15,7 @@ from swarmlet.api.cluster_common import (
     version_param,
 )
 from swarmlet.api.router import ApiError, Request, Router
+from swarmlet.api.routes_swarm import tls_info
 from swarmlet.manager import controlapi
 from swarmlet.manager.context import ClusterContext
 from swarmlet.store.objects import NODE, NODE_MEMBERSHIPS, NODE_ROLES, dig, ordered
@@ -92,9 +93,15 @@ def node_matches(node: dict, filters: dict[str, list[str]]) -> bool:
 
 
 def node_view(ctx: ClusterContext, node: dict) -> dict:
-    """Docker's Node object; the leader is marked from what raft knows now (the context's
-    optional `leader_id()`, else this node when it leads)."""
+    """Docker's Node object: its TLSInfo is the cluster's trust root (what its certificate
+    chains to); the leader is marked from what raft knows now (the context's optional
+    `leader_id()`, else this node when it leads)."""
     view = ordered(node, "Node")
+    cluster = ctx.store.cluster()
+    if cluster is not None and isinstance(view.get("Description"), dict):
+        description = dict(view["Description"])
+        description["TLSInfo"] = {**tls_info(cluster), **(description.get("TLSInfo") or {})}
+        view["Description"] = description
     status = view.get("ManagerStatus")
     if not isinstance(status, dict):
         return view
@@ -107,6 +114,9 @@ def node_view(ctx: ClusterContext, node: dict) -> dict:
         status["Reachability"] = "reachable"
     else:
         status.pop("Leader", None)
+        reachable = getattr(ctx, "reachable", None)
+        if reachable is not None:
+            status["Reachability"] = "reachable" if reachable(node["ID"]) else "unreachable"
     view["ManagerStatus"] = status
     return view
 

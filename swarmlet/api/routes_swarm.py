@@ -6,8 +6,9 @@ operations go through optional hooks of the context:
 
 - `ctx.unlock_key()` -> str (or an awaitable of it): the current key, "" without autolock;
 - `ctx.rotate_unlock_key(cluster)` -> dict | None (or an awaitable of it): makes a new key
-  and returns swarmlet fields to store with the same cluster update (so that the rotation and
-  the update commit together, or neither does).
+  and returns swarmlet fields to store with the same cluster update, so that the rotation and
+  the update commit together or not at all. The hook must not put the key in force itself:
+  the node does that when the committed cluster object carries the new fields.
 
 Without them these operations answer 501.
 """
@@ -28,7 +29,8 @@ from swarmlet.api.cluster_common import (
 from swarmlet.api.router import ApiError, Request, Router
 from swarmlet.manager import controlapi
 from swarmlet.manager.context import ClusterContext
-from swarmlet.store.objects import CLUSTER, SWARMLET_KEY, docker_view, ordered
+from swarmlet.store.errors import OutOfSequence
+from swarmlet.store.objects import CLUSTER, SWARMLET_KEY, docker_view, ordered, version_of
 
 TRUST_ROOT_LABEL = "SWARMLET ROOT PUBLIC KEY"
 # Docker's CA names itself `swarm-ca`; its subject is what a node sees as the issuer.
@@ -61,19 +63,22 @@ def register(router: Router, cluster: Cluster) -> None:
             tokens["Worker"] = rotated_token(current, "Worker")
         if rotate_manager:
             tokens["Manager"] = rotated_token(current, "Manager")
+        now = ctx.timestamp()
+
+        def build() -> dict:
+            return controlapi.update_cluster(
+                current, spec, version, now, join_tokens=tokens or None, swarmlet=extra or None
+            )
+
+        command = build()  # refuses a bad spec before any key is made
         if rotate_unlock:
             hook = getattr(ctx, "rotate_unlock_key", None)
             if hook is None:
                 raise ApiError(501, "rotating the unlock key is not available on this node")
+            if version != version_of(current):
+                raise OutOfSequence()
             extra.update(await _maybe_await(hook(current)) or {})
-        command = controlapi.update_cluster(
-            current,
-            spec,
-            version,
-            ctx.timestamp(),
-            join_tokens=tokens or None,
-            swarmlet=extra or None,
-        )
+            command = build()
         await cluster.write(ctx, command)
         return None
 

@@ -55,6 +55,10 @@ class ClusterContext:
     is_leader: Callable[[], bool]
     now: Callable[[], float] = time.time
     new_id: Callable[[], str] = new_object_id
+    # What raft knows now, for `node ls`: the leader's node ID, and whether this manager
+    # has a live session with another manager (None: not known here).
+    leader_id: Callable[[], str | None] | None = None
+    reachable: Callable[[str], bool] | None = None
 
     def timestamp(self) -> str:
         return rfc3339(self.now())

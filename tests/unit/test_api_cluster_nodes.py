@@ -73,7 +73,10 @@ def test_inspect_by_id_prefix_hostname_and_self(api):
     code, out, _ = api.cli("node", "inspect", "self", "node2", "w3")
     assert code == 0
     assert [n["ID"] for n in json.loads(out)] == [MANAGER_ID, WORKER_ID, DOWN_ID]
-    assert _node(api, "self")["ManagerStatus"]["Leader"] is True
+    me = _node(api, "self")
+    assert me["ManagerStatus"]["Leader"] is True
+    swarm = api.client().get("/swarm")
+    assert me["Description"]["TLSInfo"] == swarm["TLSInfo"]
     code, out, _ = api.cli("node", "inspect", "--pretty", "node2")
     assert code == 0 and "Hostname:               node2" in out
     code, _, err = api.cli("node", "inspect", "ghost")

@@ -3,12 +3,14 @@ that is not a manager."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from swarmlet.api.client import APIError
 from swarmlet.api.cluster_routes import NOT_IN_SWARM, WORKER_NODE, not_a_manager
+from swarmlet.manager.context import NotLeaderError
 from swarmlet.security.tokens import parse_token
 from tests.unit.cluster_api_server import CLUSTER_ID, ClusterApiServer
 
@@ -143,6 +145,20 @@ def test_unlock_key_hooks_rotate_with_the_cluster_update(api):
         code, out, _ = api.cli("swarm", "unlock-key", "--rotate", "-q")
         assert (code, out) == (0, "SWMKEY-1-second\n")
         assert api.read(lambda s: s.cluster()["Swarmlet"]["UnlockKeyDigest"]) == "d2"
+        swarm = api.client().get("/swarm")
+        for version, spec, status in (
+            (swarm["Version"]["Index"] - 1, swarm["Spec"], 500),  # stale
+            (swarm["Version"]["Index"], {"Raft": {"ElectionTick": 0}}, 400),  # bad spec
+        ):
+            with pytest.raises(APIError) as excinfo:
+                api.client().request(
+                    "POST",
+                    "/swarm/update",
+                    {"version": version, "rotateManagerUnlockKey": "1"},
+                    spec,
+                )
+            assert excinfo.value.status == status
+        assert len(keys) == 2  # no key was made for a refused update
     finally:
         local.context = original
 
@@ -181,3 +197,45 @@ def test_not_a_manager_messages_are_dockers_with_swarmlet():
     assert not_a_manager("locked").status == 503
     with pytest.raises(ValueError):
         not_a_manager("sleepy")
+
+
+def test_reads_pass_the_barrier_and_writes_go_through_propose(api):
+    """Every read waits for the read barrier; every write is one proposal; a cluster without
+    a leader refuses with 503 and the proposer's message."""
+    calls = []
+    no_leader = "The swarm does not have a leader. It's possible that too few managers are online."
+
+    local = api.local
+    original = local.context
+
+    def counting_context():
+        ctx = original()
+
+        async def read_barrier():
+            calls.append("barrier")
+
+        async def propose(command):
+            calls.append(command["op"])
+            if fail:
+                raise NotLeaderError(no_leader)
+            return await local.propose(command)
+
+        return dataclasses.replace(ctx, read_barrier=read_barrier, propose=propose)
+
+    fail = False
+    local.context = counting_context
+    try:
+        api.client().get("/nodes")
+        assert calls == ["barrier"]
+        calls.clear()
+        code, _, err = api.cli("service", "create", "-d", "--name", "web", "busybox")
+        assert (code, err, calls) == (0, "", ["barrier", "create"])
+        fail = True
+        calls.clear()
+        with pytest.raises(APIError) as excinfo:
+            api.client().delete("/services/web")
+        assert (excinfo.value.status, excinfo.value.message) == (503, no_leader)
+        assert calls == ["barrier", "delete"]
+    finally:
+        local.context = original
+    assert [s["Spec"]["Name"] for s in api.client().get("/services")] == ["web"]
