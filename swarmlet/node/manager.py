@@ -76,6 +76,8 @@ class ManagerRuntime:
             read_barrier=self.read_barrier,
             node_id=node_id,
             is_leader=lambda: self.raft is not None and self.raft.is_leader,
+            leader_id=lambda: self.raft.leader if self.raft is not None else None,
+            reachable=self._reachable,
         )
         self._stopped = trio.Event()
 
@@ -102,6 +104,10 @@ class ManagerRuntime:
                 nursery.cancel_scope.cancel()
         finally:
             storage.close()
+
+    def _reachable(self, node_id: str) -> bool:
+        """A manager is reachable when it is this one or a session with it is up."""
+        return node_id == self.node_id or node_id in self.transport.by_node
 
     def stop(self) -> None:
         self._stopped.set()

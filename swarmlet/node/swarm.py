@@ -201,18 +201,6 @@ class SwarmNode:
             raise not_a_manager("worker")
         return self.manager.context
 
-    def decorate_node(self, node: dict) -> dict:
-        """Fill the live manager status (leader, reachability) into a node object."""
-        if self.manager is None or "ManagerStatus" not in node:
-            return node
-        st = self.manager.status()
-        node = {**node, "ManagerStatus": dict(node["ManagerStatus"])}
-        if st.get("leader") == node["ID"]:
-            node["ManagerStatus"]["Leader"] = True
-        reachable = node["ID"] == self.node_id or node["ID"] in self.transport.by_node
-        node["ManagerStatus"]["Reachability"] = "reachable" if reachable else "unreachable"
-        return node
-
     # -- lifecycle ----------------------------------------------------------------------
 
     async def resume(self) -> None:
