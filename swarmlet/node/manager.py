@@ -14,7 +14,7 @@ from swarmlet.manager.context import ClusterContext, NotLeaderError
 from swarmlet.node.raft_wire import WireRaftTransport
 from swarmlet.raft.runner import RaftRunner, RaftUnavailable, Timing
 from swarmlet.raft.storage import RaftStorage
-from swarmlet.store import Store
+from swarmlet.store import Store, commands
 from swarmlet.store.commands import encode
 from swarmlet.store.state import ApplyResult
 
@@ -67,7 +67,7 @@ class ManagerRuntime:
         self.peers = dict(peers or {})
         self.bootstrap = bootstrap
         self.timing = timing
-        self.leader_services = list(leader_services)
+        self.leader_services = [self.publish_manager_status, *leader_services]
         self.store = Store()
         self.raft: RaftRunner | None = None
         self.context = ClusterContext(
@@ -77,7 +77,6 @@ class ManagerRuntime:
             node_id=node_id,
             is_leader=lambda: self.raft is not None and self.raft.is_leader,
             leader_id=lambda: self.raft.leader if self.raft is not None else None,
-            reachable=self._reachable,
         )
         self._stopped = trio.Event()
 
@@ -104,10 +103,6 @@ class ManagerRuntime:
                 nursery.cancel_scope.cancel()
         finally:
             storage.close()
-
-    def _reachable(self, node_id: str) -> bool:
-        """A manager is reachable when it is this one or a session with it is up."""
-        return node_id == self.node_id or node_id in self.transport.by_node
 
     def stop(self) -> None:
         self._stopped.set()
@@ -153,6 +148,30 @@ class ManagerRuntime:
             except Exception:
                 log.exception("leader service %s failed; restarting it", service)
                 await trio.sleep(1.0)
+
+    async def publish_manager_status(self, ctx: ClusterContext) -> None:
+        """The leader records each manager's reachability in the store (as Swarm's leader
+        does), so that every manager's `node ls` shows the same thing."""
+        from swarmlet.store.objects import edit
+
+        while True:
+            for node in self.store.list("node"):
+                status = node.get("ManagerStatus")
+                if not isinstance(status, dict):
+                    continue
+                nid = node["ID"]
+                live = nid == self.node_id or nid in self.transport.by_node
+                want = "reachable" if live else "unreachable"
+                if status.get("Reachability") == want:
+                    continue
+                changed = edit(node)
+                changed["ManagerStatus"]["Reachability"] = want
+                changed["UpdatedAt"] = ctx.timestamp()
+                try:
+                    await ctx.propose(commands.update("node", changed))
+                except NotLeaderError:
+                    return
+            await trio.sleep(1.0)
 
     def status(self) -> dict:
         return self.raft.status() if self.raft else {}
