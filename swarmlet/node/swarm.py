@@ -126,6 +126,8 @@ class SwarmNode:
         self._scope: trio.CancelScope | None = None
         self._root: ClusterRoot | None = None
         self._lock = trio.Lock()
+        self.dispatcher = None
+        self.agent = None
 
     # -- state --------------------------------------------------------------------------
 
@@ -211,7 +213,9 @@ class SwarmNode:
             return
         await self._start(bootstrap=None)
 
-    async def _start(self, bootstrap: list[str] | None) -> None:
+    async def _start(self, bootstrap: list[str] | None, *, serve: bool = True) -> None:
+        """Start the transport, and when `serve`, this node's roles: the manager runtime (raft,
+        the store, the dispatcher and the leader's services) and the worker."""
         creds = node_credentials(self.data_dir)
         router = Router()
         router.request("node.register", REGISTER, self._on_register)
@@ -223,6 +227,8 @@ class SwarmNode:
         self.transport = Transport(
             creds, router, listen=(host or "0.0.0.0", int(port)), policy=policy
         )
+        if serve and self.role == "manager":
+            self.manager = self._manager_runtime(router, bootstrap)
         scope = trio.CancelScope()
         self._scope = scope
         ready = trio.Event()
@@ -231,25 +237,72 @@ class SwarmNode:
             with scope:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(self.transport.run)
-                    if self.role == "manager":
-                        peers = {
-                            k: v
-                            for k, v in (self.settings.get("Managers") or {}).items()
-                            if k != self.node_id
-                        }
-                        self.manager = ManagerRuntime(
-                            self.node_id,
-                            self.data_dir,
-                            self.transport,
-                            router,
-                            peers=peers,
-                            bootstrap=bootstrap,
-                        )
+                    if self.manager is not None:
                         await nursery.start(self.manager.run)
+                    if serve:
+                        nursery.start_soon(self._run_worker)
                     ready.set()
 
         self.nursery.start_soon(run_all)
         await ready.wait()
+
+    def _manager_runtime(self, router: Router, bootstrap: list[str] | None) -> ManagerRuntime:
+        from swarmlet.manager.dispatcher import Dispatcher
+        from swarmlet.manager.leader import LeaderServices
+
+        peers = {
+            k: v for k, v in (self.settings.get("Managers") or {}).items() if k != self.node_id
+        }
+        runtime = ManagerRuntime(
+            self.node_id, self.data_dir, self.transport, router, peers=peers, bootstrap=bootstrap
+        )
+        self.dispatcher = Dispatcher(runtime.context, leader_address=self._leader_address)
+        self.dispatcher.register_routes(router)
+        runtime.leader_services += [
+            lambda ctx: LeaderServices(ctx).run(),
+            lambda ctx: self.dispatcher.run(),
+        ]
+        return runtime
+
+    async def _run_worker(self) -> None:
+        """The worker's agent and its session to the dispatcher; started again when the
+        engine goes away and comes back."""
+        from swarmlet.manager.context import rfc3339
+        from swarmlet.worker.agent import Agent
+        from swarmlet.worker.docker_executor import DockerExecutor
+        from swarmlet.worker.session import WorkerSession
+
+        while True:
+            try:
+                executor = DockerExecutor(self.node_id)
+                description = await trio.to_thread.run_sync(self._description, executor)
+                session = WorkerSession(
+                    self.transport,
+                    lambda: sorted(a for a in self.managers().values() if a),
+                    description=description,
+                )
+                self.agent = Agent(executor, session.report, lambda: rfc3339(time.time()))
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(self.agent.run)
+                    nursery.start_soon(session.run, self.agent)
+            except Exception as exc:
+                log.warning("worker stopped (%s); starting it again", exc)
+                await trio.sleep(2.0)
+
+    @staticmethod
+    def _description(executor) -> dict:
+        desc = _host_description()
+        version = executor.client.version()
+        engine_labels = {}
+        for label in executor.client.info().get("Labels") or []:
+            key, _, value = label.partition("=")
+            engine_labels[key] = value
+        return {
+            "Hostname": desc["hostname"],
+            "Platform": desc["platform"],
+            "Resources": desc["resources"],
+            "Engine": {"EngineVersion": version.get("Version", ""), "Labels": engine_labels},
+        }
 
     async def _stop(self) -> None:
         if self._scope is not None:
@@ -257,6 +310,8 @@ class SwarmNode:
         self._scope = None
         self.manager = None
         self.transport = None
+        self.dispatcher = None
+        self.agent = None
 
     # -- init ---------------------------------------------------------------------------
 
@@ -357,7 +412,7 @@ class SwarmNode:
         # a transport without the manager runtime first, to talk to the manager
         role = self.settings["Role"]
         self.settings["Role"] = "worker"
-        await self._start(bootstrap=None)
+        await self._start(bootstrap=None, serve=False)
         desc = _host_description()
         request = {
             "hostname": desc["hostname"],
@@ -465,6 +520,13 @@ class SwarmNode:
                         await self.manager.raft.remove_member(self.node_id)
                     except Exception as exc:  # a lost quorum: leave anyway, as --force says
                         log.warning("could not leave the raft group cleanly: %s", exc)
+            if self.agent is not None:  # the tasks' containers leave with the node, as in Docker
+                with trio.move_on_after(60):
+                    try:
+                        for name in (await self.agent.executor.task_containers()).values():
+                            await self.agent.executor.remove(name)
+                    except Exception as exc:
+                        log.warning("could not remove every task container: %s", exc)
             await self._stop()
             forget_membership(self.data_dir)
             for name in (SETTINGS, RAFT_DB, RAFT_DB + "-wal", RAFT_DB + "-shm"):
