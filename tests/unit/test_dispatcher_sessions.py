@@ -1,0 +1,184 @@
+"""The dispatcher and the worker's session over real secure sessions on loopback, with a real
+agent (on an in-memory executor) and a LocalCluster store."""
+
+import pytest
+import trio
+
+from swarmlet.manager.context import LocalCluster
+from swarmlet.store.objects import NODE, TASK, dig
+from swarmlet.wire.mux import RemoteError, Router
+from swarmlet.wire.peers import Transport
+
+from .dispatcher_fixtures import ManagerNode, WorkerNode, add_task, eventually, setup_store
+from .wire_fixtures import TestCluster
+
+pytestmark = pytest.mark.anyio
+
+
+def state_of(cluster, kind, obj_id):
+    obj = cluster.store.get(kind, obj_id)
+    return dig(obj, "Status.State") if obj else None
+
+
+async def test_an_assigned_task_runs_and_the_store_hears_it():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        mgr = ManagerNode(cl.creds("manager"), cluster)
+        await mgr.start(nursery)
+        worker = WorkerNode(cl.creds("worker"), [mgr.address])
+        await setup_store(cluster, [worker.node_id])
+        await worker.start(nursery)
+        await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
+
+        await add_task(cluster, "task1", worker.node_id)
+        await eventually(lambda: state_of(cluster, TASK, "task1") == "running", what="running")
+        status = cluster.store.get(TASK, "task1")["Status"]
+        assert status["ContainerStatus"] == {"ContainerID": "c-task1", "PID": 4242}
+        assert worker.executor.containers["task1"]["running"]
+        # the worker was given the service's name with the task
+        assert worker.session.assigned["task1"]["ServiceAnnotations"] == {"Name": "web"}
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_worker_that_stops_heartbeating_is_marked_down():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        mgr = ManagerNode(cl.creds("manager"), cluster)
+        await mgr.start(nursery)
+        worker = WorkerNode(cl.creds("worker"), [mgr.address])
+        await setup_store(cluster, [worker.node_id])
+        await worker.start(nursery)
+        await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
+
+        worker.stop_session()
+        await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "down", what="down")
+        assert cluster.store.get(NODE, worker.node_id)["Status"]["Message"] == "heartbeat failure"
+
+        await worker.start_session(nursery)  # it comes back: ready again
+        await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="back")
+        nursery.cancel_scope.cancel()
+
+
+async def test_gossip_verdict_marks_a_node_down_at_once():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        mgr = ManagerNode(cl.creds("manager"), cluster)
+        await mgr.start(nursery)
+        await setup_store(cluster, ["silentnode"], period_ns=60 * 1_000_000_000)
+        assert mgr.dispatcher.node_dead("silentnode")
+        await eventually(lambda: state_of(cluster, NODE, "silentnode") == "down", what="down")
+        assert cluster.store.get(NODE, "silentnode")["Status"]["Message"] == "node unreachable"
+        nursery.cancel_scope.cancel()
+
+
+async def test_reconnect_after_dispatcher_restart_reports_what_happened_meanwhile():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        mgr = ManagerNode(cl.creds("manager"), cluster)
+        await mgr.start(nursery)
+        worker = WorkerNode(cl.creds("worker"), [mgr.address])
+        await setup_store(cluster, [worker.node_id])
+        await worker.start(nursery)
+        await add_task(cluster, "job1", worker.node_id)
+        await add_task(cluster, "svc1", worker.node_id, slot=2)
+        await eventually(lambda: state_of(cluster, TASK, "job1") == "running", what="running")
+        await eventually(lambda: state_of(cluster, TASK, "svc1") == "running", what="running")
+        first = worker.session.registrations
+
+        mgr.stop_dispatcher()  # leadership lost; no manager serves for a while
+        await eventually(lambda: worker.session.session_id is None, what="session ended")
+        worker.executor.exit("job1", 0)  # the task completes while nobody listens
+        await eventually(lambda: worker.agent.tasks["job1"]["Status"]["State"] == "complete")
+        assert state_of(cluster, TASK, "job1") == "running"
+        assert worker.executor.containers["svc1"]["running"]  # the other one keeps running
+
+        await mgr.start_dispatcher(nursery)  # a leader again
+        await eventually(lambda: state_of(cluster, TASK, "job1") == "complete", what="caught up")
+        assert worker.session.registrations > first
+        assert state_of(cluster, TASK, "svc1") == "running"
+        assert state_of(cluster, NODE, worker.node_id) == "ready"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_follower_redirects_the_worker_to_the_leader():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        leader = ManagerNode(cl.creds("manager"), cluster)
+        await leader.start(nursery)
+        follower = ManagerNode(cl.creds("manager"), cluster, leader=leader)
+        await follower.start(nursery, dispatcher=False)
+        worker = WorkerNode(cl.creds("worker"), [follower.address])  # knows the follower only
+        await setup_store(cluster, [worker.node_id])
+        await worker.start(nursery)
+        await add_task(cluster, "task1", worker.node_id)
+        await eventually(lambda: state_of(cluster, TASK, "task1") == "running", what="running")
+        assert worker.session.leader == leader.address
+
+        with pytest.raises(RemoteError) as err:
+            await worker.transport.request(
+                follower.address, "dispatcher.heartbeat", {"session_id": "x"}
+            )
+        assert err.value.code == "not_leader" and err.value.message == leader.address
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_hostile_worker_cannot_touch_another_nodes_tasks():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        mgr = ManagerNode(cl.creds("manager"), cluster)
+        await mgr.start(nursery)
+        worker = WorkerNode(cl.creds("worker"), [mgr.address])
+        hostile_creds = cl.creds("worker")
+        await setup_store(cluster, [worker.node_id, hostile_creds.identity.node_id])
+        await worker.start(nursery)
+        await add_task(cluster, "task1", worker.node_id)
+        await eventually(lambda: state_of(cluster, TASK, "task1") == "running", what="running")
+        victim_session = worker.session.session_id
+
+        hostile = Transport(hostile_creds, Router())
+        await nursery.start(hostile.run)
+        conn = await hostile.connection(mgr.address)
+        async with conn.stream("dispatcher.session", {}) as reader:
+            hello = await reader.__anext__()
+            full = await reader.__anext__()
+            assert full["full"] and full["updates"] == []  # it sees none of the victim's tasks
+            reply = await conn.request(
+                "dispatcher.status",
+                {
+                    "session_id": hello["session_id"],
+                    "updates": [{"task_id": "task1", "status": {"State": "failed"}}],
+                },
+            )
+            assert reply == {"rejected": 1}
+            # the victim's session ID does not work from another node
+            with pytest.raises(RemoteError) as err:
+                await conn.request(
+                    "dispatcher.status",
+                    {
+                        "session_id": victim_session,
+                        "updates": [{"task_id": "task1", "status": {"State": "failed"}}],
+                    },
+                )
+            assert err.value.code == "invalid_session"
+            with pytest.raises(RemoteError) as err:
+                await conn.request("dispatcher.heartbeat", {"session_id": victim_session})
+            assert err.value.code == "invalid_session"
+        assert mgr.dispatcher.core.pending == 0  # nothing was queued to write
+        assert state_of(cluster, TASK, "task1") == "running"
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_unknown_node_cannot_register():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        mgr = ManagerNode(cl.creds("manager"), cluster)
+        await mgr.start(nursery)
+        await setup_store(cluster, [])
+        stranger = Transport(cl.creds("worker"), Router())
+        await nursery.start(stranger.run)
+        conn = await stranger.connection(mgr.address)
+        with pytest.raises(RemoteError) as err:
+            async with conn.stream("dispatcher.session", {}) as reader:
+                await reader.__anext__()
+        assert err.value.code == "unknown_node"
+        nursery.cancel_scope.cancel()
