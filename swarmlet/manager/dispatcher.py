@@ -177,7 +177,9 @@ class Dispatcher:
     async def _expire(self, core: DispatcherCore) -> None:
         while True:
             now = self.clock()
-            for node_id in core.tick(now):
+            # a manager that has just lost leadership leaves the verdicts to the next leader
+            expired = core.tick(now) if self.ctx.is_leader() else []
+            for node_id in expired:
                 log.info("node %s missed its heartbeats: marking it down", node_id)
                 self._set_node(node_id, "down", HEARTBEAT_FAILURE)
             wake = now + core.period / 4

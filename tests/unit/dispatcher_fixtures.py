@@ -102,12 +102,22 @@ class ManagerNode:
         self.transport = Transport(creds, self.router, listen=("127.0.0.1", 0))
         self.address = ""
         self._scope: trio.CancelScope | None = None
+        self._node_scope: trio.CancelScope | None = None
 
     async def start(self, nursery: trio.Nursery, dispatcher: bool = True) -> None:
-        port = await nursery.start(self.transport.run)
-        self.address = f"127.0.0.1:{port}"
-        if dispatcher:
-            await self.start_dispatcher(nursery)
+        self._node_scope = await nursery.start(_cancellable, self._serve, dispatcher)
+
+    async def _serve(self, dispatcher: bool, *, task_status=trio.TASK_STATUS_IGNORED):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(self.transport.run)
+            self.address = f"127.0.0.1:{port}"
+            if dispatcher:
+                await self.start_dispatcher(nursery)
+            task_status.started()
+
+    def stop(self) -> None:
+        """The whole manager goes away (its port stops answering)."""
+        self._node_scope.cancel()
 
     async def start_dispatcher(self, nursery: trio.Nursery) -> None:
         self._scope = await nursery.start(_cancellable, self.dispatcher.run)
@@ -117,11 +127,10 @@ class ManagerNode:
         self._scope.cancel()
 
 
-async def _cancellable(fn, *, task_status=trio.TASK_STATUS_IGNORED):
+async def _cancellable(fn, *args, task_status=trio.TASK_STATUS_IGNORED):
     with trio.CancelScope() as scope:
-        await trio.lowlevel.checkpoint()
         async with trio.open_nursery() as nursery:
-            await nursery.start(fn)
+            await nursery.start(fn, *args)
             task_status.started(scope)
 
 

@@ -100,6 +100,32 @@ async def test_reconnect_after_dispatcher_restart_reports_what_happened_meanwhil
         nursery.cancel_scope.cancel()
 
 
+async def test_all_managers_gone_then_a_new_one_at_another_address():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        mgr = ManagerNode(cl.creds("manager"), cluster)
+        await mgr.start(nursery)
+        managers = [mgr.address]
+        worker = WorkerNode(cl.creds("worker"), lambda: list(managers))
+        await setup_store(cluster, [worker.node_id])
+        await worker.start(nursery)
+        await add_task(cluster, "job1", worker.node_id)
+        await eventually(lambda: state_of(cluster, TASK, "job1") == "running", what="running")
+
+        mgr.stop()  # no manager at all: dials fail, the worker keeps retrying
+        await eventually(lambda: worker.session.session_id is None, what="session ended")
+        worker.executor.exit("job1", 3)
+        await eventually(lambda: worker.agent.tasks["job1"]["Status"]["State"] == "failed")
+
+        replacement = ManagerNode(cl.creds("manager"), cluster)
+        await replacement.start(nursery)
+        managers[:] = [replacement.address]  # membership now knows this manager only
+        await eventually(lambda: state_of(cluster, TASK, "job1") == "failed", what="caught up")
+        assert cluster.store.get(TASK, "job1")["Status"]["Err"] == "task: non-zero exit (3)"
+        assert worker.session.leader == replacement.address
+        nursery.cancel_scope.cancel()
+
+
 async def test_a_follower_redirects_the_worker_to_the_leader():
     cl, cluster = TestCluster(), LocalCluster()
     async with trio.open_nursery() as nursery:
