@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from swarmlet.store import commands
+from swarmlet.store import codec, commands
 from swarmlet.store.objects import TASK, TASK_STATES, can_transition, dig
 from swarmlet.store.watch import REMOVE, RESET, Event
 
@@ -32,7 +32,8 @@ NANOS = 1_000_000_000
 DEFAULT_PERIOD = 1.0
 MISSED_HEARTBEATS = 3
 LEADER_GRACE = 2.0  # after a leader change, nodes get this many times the usual expiry
-ASSIGNMENT_CHUNK = 32  # tasks per assignment message (messages are capped at 1 MiB)
+ASSIGNMENT_CHUNK = 64  # tasks per assignment message
+ASSIGNMENT_BYTES = 256 * 1024  # and about this many bytes (wire messages are capped at 1 MiB)
 MAX_BATCH = 200  # status updates per store command
 
 # The states a worker may report: those after ASSIGNED that a worker reaches itself.
@@ -110,6 +111,7 @@ class DispatcherCore:
         missed: int = MISSED_HEARTBEATS,
         leader_grace: float = LEADER_GRACE,
         chunk: int = ASSIGNMENT_CHUNK,
+        chunk_bytes: int = ASSIGNMENT_BYTES,
         max_batch: int = MAX_BATCH,
     ) -> None:
         self.started = now
@@ -117,6 +119,7 @@ class DispatcherCore:
         self.missed = missed
         self.leader_grace = leader_grace
         self.chunk = chunk
+        self.chunk_bytes = chunk_bytes
         self.max_batch = max_batch
         self.sessions: dict[str, _Session] = {}  # node ID -> its current session
         self.deadlines: dict[str, float] = {}  # node ID -> when it is down without a heartbeat
@@ -220,9 +223,9 @@ class DispatcherCore:
             session.full = False
             session.changed.clear()
             session.sent = {t["ID"] for t in tasks}
-            parts = [tasks[i : i + self.chunk] for i in range(0, len(tasks), self.chunk)] or [[]]
+            parts = self._chunks(tasks, view) or [[]]
             return [
-                self._message(session, view, part, [], full=True, more=i < len(parts) - 1)
+                self._message(session, part, [], full=True, more=i < len(parts) - 1)
                 for i, part in enumerate(parts)
             ]
         updates, removals = [], []
@@ -235,21 +238,36 @@ class DispatcherCore:
                 removals.append(task_id)
                 session.sent.discard(task_id)
         session.changed.clear()
-        messages = []
-        for i in range(0, max(len(updates), 1), self.chunk):
-            part = updates[i : i + self.chunk]
-            gone = removals if i == 0 else []
-            if part or gone:
-                messages.append(self._message(session, view, part, gone, full=False, more=False))
-        return messages
+        parts = self._chunks(updates, view)
+        if removals and not parts:
+            parts = [[]]
+        return [
+            self._message(session, part, removals if i == 0 else [], full=False, more=False)
+            for i, part in enumerate(parts)
+        ]
 
-    def _message(self, session, view, tasks, removals, *, full, more) -> dict:
+    def _chunks(self, tasks: list[dict], view) -> list[list[dict]]:
+        """The tasks as the worker gets them, in messages of at most `chunk` tasks and about
+        `chunk_bytes` (a wire message is capped at 1 MiB)."""
+        parts: list[list[dict]] = []
+        size = 0
+        for task in tasks:
+            out = worker_task(task, view)
+            n = len(codec.encode(out))
+            if not parts or len(parts[-1]) >= self.chunk or size + n > self.chunk_bytes:
+                parts.append([])
+                size = 0
+            parts[-1].append(out)
+            size += n
+        return parts
+
+    def _message(self, session, tasks, removals, *, full, more) -> dict:
         session.seq += 1
         return {
             "seq": session.seq,
             "full": full,
             "more": more,
-            "updates": [worker_task(t, view) for t in tasks],
+            "updates": tasks,
             "removals": removals,
         }
 

@@ -264,3 +264,21 @@ def test_flush_rechecks_against_the_store():
     w.set_state("t1", "complete")  # moved further meanwhile (an earlier batch)
     command, _ = w.core.flush(w.store, "now")
     assert command is None
+
+
+def test_large_tasks_are_split_across_messages():
+    w = World(chunk_bytes=3000)
+    for i in range(3):
+        t = task(f"t{i}", "svc1", i + 1, "n1", "assigned")
+        t["Spec"]["ContainerSpec"]["Env"] = [f"BLOB={'x' * 2000}"]
+        w.do(commands.create(TASK, t))
+    w.core.register("n1", "s1", now=0.0)
+    msgs = w.core.take("n1", w.store)
+    assert [len(m["updates"]) for m in msgs] == [1, 1, 1]
+    assert [m["more"] for m in msgs] == [True, True, False]
+    w.do(commands.delete(TASK, "t0"))
+    for i in (1, 2):
+        w.change(f"t{i}", DesiredState="shutdown")
+    msgs = w.core.take("n1", w.store)
+    assert [(len(m["updates"]), m["removals"]) for m in msgs] == [(1, ["t0"]), (1, [])]
+    assert [m["seq"] for m in msgs] == [4, 5]
