@@ -31,7 +31,7 @@ from swarmlet.store import OutOfSequence, commands
 from swarmlet.store.objects import CLUSTER, NODE, dig, edit
 from swarmlet.store.watch import REMOVE
 from swarmlet.wire.mux import RemoteError, Router
-from swarmlet.wire.schema import ANY, Field, Schema
+from swarmlet.wire.schema import ANY, Field, Schema, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,18 @@ STATUS = Schema(
     ),
     PortStatus=Field(dict, optional=True, max_len=4, values=ANY),
 )
-SESSION_REQUEST = Schema()
+# What a worker tells about its host when a session starts (Docker's Node.Description).
+DESCRIPTION = Schema(
+    Hostname=Field(str, optional=True, max_len=255),
+    Platform=Field(dict, optional=True, max_len=4, values=Field(str, max_len=64)),
+    Resources=Field(dict, optional=True, max_len=4, values=Field(int, min=0, max=2**63)),
+    Engine=Field(dict, optional=True, max_len=4),
+)
+ENGINE = Schema(
+    EngineVersion=Field(str, optional=True, max_len=64),
+    Labels=Field(dict, optional=True, max_len=256, values=Field(str, max_len=1024)),
+)
+SESSION_REQUEST = Schema(description=Field(dict, optional=True, max_len=8))
 HEARTBEAT_REQUEST = Schema(session_id=SESSION_ID)
 STATUS_REQUEST = Schema(
     session_id=SESSION_ID,
@@ -142,11 +153,13 @@ class Dispatcher:
         if session is not None:
             self._end_session(session.session_id)
 
-    def _set_node(self, node_id: str, state: str, message: str) -> None:
+    def _set_node(
+        self, node_id: str, state: str, message: str, description: dict | None = None
+    ) -> None:
         if self._node_writes is None:
             return
         try:
-            self._node_writes.send_nowait((node_id, state, message))
+            self._node_writes.send_nowait((node_id, state, message, description))
         except trio.WouldBlock:
             log.error("node state writes are backed up; %s not marked %s", node_id, state)
 
@@ -187,18 +200,12 @@ class Dispatcher:
             await trio.sleep_until(wake if deadline is None else min(wake, deadline))
 
     async def _write_nodes(self, receive) -> None:
-        async for node_id, state, message in receive:
+        async for node_id, state, message, description in receive:
             for _ in range(10):
                 node = self.ctx.store.get(NODE, node_id)
-                if node is None or dig(node, "Status.State") == state:
+                updated = None if node is None else _node_update(node, state, message, description)
+                if updated is None:
                     break
-                updated = edit(node)
-                status = dict(node.get("Status") or {})
-                status["State"] = state
-                status.pop("Message", None)
-                if message:
-                    status["Message"] = message
-                updated["Status"] = status
                 updated["UpdatedAt"] = self.ctx.timestamp()
                 try:
                     result = await self.ctx.propose(commands.update(NODE, updated))
@@ -250,9 +257,10 @@ class Dispatcher:
         node_id = peer.node_id
         if self.ctx.store.get(NODE, node_id) is None:
             raise RemoteError("unknown_node", f"node {node_id} is not part of this swarm")
+        description = _description(body.get("description"))
         session_id = secrets.token_hex(16)
         self._end_session(core.register(node_id, session_id, self.clock()))
-        self._set_node(node_id, "ready", "")
+        self._set_node(node_id, "ready", "", description)
         log.info("node %s registered (session %s)", node_id, session_id)
         try:
             await out.send({"session_id": session_id, "period": core.period})
@@ -288,3 +296,35 @@ class Dispatcher:
             if core.pending >= core.max_batch:
                 self._batch_full.set()
         return {"rejected": len(rejected)}
+
+
+def _description(value: dict | None) -> dict | None:
+    if value is None:
+        return None
+    try:
+        out = DESCRIPTION.validate(value, "description")
+        if "Engine" in out:
+            out["Engine"] = ENGINE.validate(out["Engine"], "description.Engine")
+    except SchemaError as exc:
+        raise RemoteError("invalid", str(exc)) from None
+    return out
+
+
+def _node_update(node: dict, state: str, message: str, description: dict | None) -> dict | None:
+    """The node with its new state (and what its worker says of its host), or None when
+    nothing changes."""
+    status = dict(node.get("Status") or {})
+    status["State"] = state
+    status.pop("Message", None)
+    if message:
+        status["Message"] = message
+    merged = dict(node.get("Description") or {})
+    merged.update(description or {})
+    if status.get("State") == dig(node, "Status.State") and merged == node.get("Description", {}):
+        return None
+    updated = edit(node)
+    if status.get("State") != dig(node, "Status.State"):
+        updated["Status"] = status
+    if description:
+        updated["Description"] = merged
+    return updated

@@ -1,6 +1,7 @@
 """The worker's session with the leader's dispatcher (see swarmlet/manager/dispatcher.py).
 
     session = WorkerSession(transport, managers)        # managers: list or () -> list of addresses
+                                                        # description=: Node.Description fields
     agent = Agent(executor, session.report, clock)
     nursery.start_soon(agent.run)
     nursery.start_soon(session.run, agent)
@@ -67,11 +68,13 @@ class WorkerSession:
         transport,
         managers: list[str] | Callable[[], list[str]],
         *,
+        description: dict | Callable[[], dict] | None = None,
         dial_timeout: float = 2.0,
         backoff: Callable[[], Backoff] = lambda: Backoff(base=0.1, cap=5.0),
     ) -> None:
         self.transport = transport
         self.managers = managers if callable(managers) else (lambda: list(managers))
+        self.description = description
         self.dial_timeout = dial_timeout
         self._new_backoff = backoff
         self.agent = None
@@ -129,7 +132,11 @@ class WorkerSession:
             conn = await self.transport.connection(address, timeout=self.dial_timeout)
             if conn.peer.role != "manager":
                 raise _SessionOver(f"{address} is not a manager")
-            async with conn.stream("dispatcher.session", {}) as reader:
+            request = {}
+            description = self.description() if callable(self.description) else self.description
+            if description:
+                request["description"] = description
+            async with conn.stream("dispatcher.session", request) as reader:
                 hello = HELLO.validate(await reader.__anext__(), "dispatcher hello")
                 self.session_id = hello["session_id"]
                 self.leader = address

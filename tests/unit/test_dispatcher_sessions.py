@@ -26,9 +26,17 @@ async def test_an_assigned_task_runs_and_the_store_hears_it():
         mgr = ManagerNode(cl.creds("manager"), cluster)
         await mgr.start(nursery)
         worker = WorkerNode(cl.creds("worker"), [mgr.address])
+        host = {
+            "Hostname": "box1",
+            "Resources": {"NanoCPUs": 2_000_000_000, "MemoryBytes": 1 << 30},
+            "Engine": {"EngineVersion": "27.5.1", "Labels": {"zone": "a"}},
+        }
+        worker.session.description = host
         await setup_store(cluster, [worker.node_id])
         await worker.start(nursery)
         await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
+        described = cluster.store.get(NODE, worker.node_id)["Description"]
+        assert {k: described[k] for k in host} == host
 
         await add_task(cluster, "task1", worker.node_id)
         await eventually(lambda: state_of(cluster, TASK, "task1") == "running", what="running")
