@@ -135,17 +135,19 @@ async def _cancellable(fn, *args, task_status=trio.TASK_STATUS_IGNORED):
 
 
 class WorkerNode:
-    def __init__(self, creds, managers) -> None:
+    def __init__(self, creds, managers, transport: Transport | None = None) -> None:
         self.creds = creds
         self.node_id = creds.identity.node_id
-        self.transport = Transport(creds, Router())
+        self.own_transport = transport is None
+        self.transport = transport or Transport(creds, Router())
         self.session = WorkerSession(self.transport, managers)
         self.executor = MemoryExecutor()
         self.agent = Agent(self.executor, self.session.report, lambda: rfc3339(time.time()))
         self._scope: trio.CancelScope | None = None
 
     async def start(self, nursery: trio.Nursery) -> None:
-        await nursery.start(self.transport.run)
+        if self.own_transport:
+            await nursery.start(self.transport.run)
         await nursery.start(self.agent.run)
         await self.start_session(nursery)
 

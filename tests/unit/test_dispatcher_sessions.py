@@ -216,3 +216,17 @@ async def test_an_unknown_node_cannot_register():
                 await reader.__anext__()
         assert err.value.code == "unknown_node"
         nursery.cancel_scope.cancel()
+
+
+async def test_the_leaders_own_worker_uses_the_same_transport():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        mgr = ManagerNode(cl.creds("manager"), cluster)
+        await mgr.start(nursery)
+        await setup_store(cluster, [mgr.node_id])
+        own = WorkerNode(mgr.creds, [mgr.address], transport=mgr.transport)
+        await own.start(nursery)
+        await add_task(cluster, "task1", mgr.node_id)
+        await eventually(lambda: state_of(cluster, TASK, "task1") == "running", what="running")
+        assert state_of(cluster, NODE, mgr.node_id) == "ready"
+        nursery.cancel_scope.cancel()
