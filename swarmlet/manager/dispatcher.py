@@ -20,6 +20,7 @@ speak for itself. `node_dead(node_id)` is for the membership layer (gossip's ver
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from collections.abc import Callable
 
@@ -28,7 +29,7 @@ import trio
 from swarmlet.manager.context import ClusterContext
 from swarmlet.manager.dispatcher_core import DispatcherCore, heartbeat_period
 from swarmlet.store import OutOfSequence, commands
-from swarmlet.store.objects import CLUSTER, NODE, dig, edit
+from swarmlet.store.objects import CLUSTER, NODE, TASK, dig, edit
 from swarmlet.store.watch import REMOVE
 from swarmlet.wire.mux import RemoteError, Router
 from swarmlet.wire.schema import ANY, Field, Schema, SchemaError
@@ -110,8 +111,8 @@ class Dispatcher:
         options = {} if self.leader_grace is None else {"leader_grace": self.leader_grace}
         core = DispatcherCore(now, period=heartbeat_period(store.cluster()), **options)
         core.adopt_nodes(store.list(NODE), now)
-        sub = store.watch(kinds={"task", NODE, CLUSTER}, predicate=self._note_change)
-        send, receive = trio.open_memory_channel(1000)
+        sub = store.watch(kinds={TASK, NODE, CLUSTER}, predicate=self._note_change)
+        send, receive = trio.open_memory_channel(math.inf)  # at most a few items per node
         self._changed = trio.Event()
         self.core, self._node_writes = core, send
         try:
@@ -158,10 +159,7 @@ class Dispatcher:
     ) -> None:
         if self._node_writes is None:
             return
-        try:
-            self._node_writes.send_nowait((node_id, state, message, description))
-        except trio.WouldBlock:
-            log.error("node state writes are backed up; %s not marked %s", node_id, state)
+        self._node_writes.send_nowait((node_id, state, message, description))
 
     # -- store --------------------------------------------------------------------------------
 
