@@ -40,6 +40,7 @@ PERIOD = Schema(period=Field(float, min=0.01))
 STATUS_FIELDS = ("Timestamp", "State", "Message", "Err", "ContainerStatus", "PortStatus")
 MAX_STATUS_BATCH = 500
 MAX_REDIRECTS = 3
+STEADY_SESSION = 1.0  # a session that lasted this long resets the backoff
 
 
 class _SessionOver(Exception):
@@ -97,10 +98,13 @@ class WorkerSession:
         task_status.started()
         backoff = self._new_backoff()
         while True:
-            if await self._connect_once():
+            started = trio.current_time()
+            if await self._connect_once() and trio.current_time() - started > STEADY_SESSION:
                 backoff.reset()
-            else:
-                await trio.sleep(backoff.next_delay())
+                continue
+            # nothing reachable, or sessions that end at once (say, two daemons with one
+            # identity taking turns): wait before the next round
+            await trio.sleep(backoff.next_delay())
 
     async def _connect_once(self) -> bool:
         """Try the last leader, then every known manager, following redirects; True when a
