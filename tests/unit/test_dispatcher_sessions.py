@@ -5,11 +5,13 @@ import pytest
 import trio
 
 from swarmlet.manager.context import LocalCluster
+from swarmlet.manager.dispatcher import SESSION_REQUEST, STATUS_REQUEST
 from swarmlet.store.objects import NODE, TASK, dig
 from swarmlet.wire.mux import RemoteError, Router
 from swarmlet.wire.peers import Transport
 
 from .dispatcher_fixtures import ManagerNode, WorkerNode, add_task, eventually, setup_store
+from .store_fixtures import task
 from .wire_fixtures import TestCluster
 
 pytestmark = pytest.mark.anyio
@@ -229,4 +231,41 @@ async def test_the_leaders_own_worker_uses_the_same_transport():
         await add_task(cluster, "task1", mgr.node_id)
         await eventually(lambda: state_of(cluster, TASK, "task1") == "running", what="running")
         assert state_of(cluster, NODE, mgr.node_id) == "ready"
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_worker_rebuilds_chunked_full_sets_and_registers_again_after_a_gap():
+    cl = TestCluster()
+    opened = []
+    reports = []
+
+    async def session(peer, body, out):
+        opened.append(peer.node_id)
+        await out.send({"session_id": f"s{len(opened)}", "period": 30.0})
+        for seq, tid, more in ((1, "a", True), (2, "b", False)):
+            t = task(tid, "svc1", seq, peer.node_id, "assigned")
+            msg = {"seq": seq, "full": True, "more": more, "updates": [t], "removals": []}
+            await out.send(msg)
+        if len(opened) == 1:  # a message went missing: 3 never arrives
+            await out.send(
+                {"seq": 4, "full": False, "more": False, "updates": [], "removals": ["a"]}
+            )
+        await trio.sleep_forever()
+
+    async def status(peer, body):
+        reports.extend(u["task_id"] for u in body["updates"])
+        return {"rejected": 0}
+
+    router = Router()
+    router.stream("dispatcher.session", SESSION_REQUEST, session)
+    router.request("dispatcher.status", STATUS_REQUEST, status)
+    async with trio.open_nursery() as nursery:
+        manager = Transport(cl.creds("manager"), router, listen=("127.0.0.1", 0))
+        address = f"127.0.0.1:{await nursery.start(manager.run)}"
+        worker = WorkerNode(cl.creds("worker"), [address])
+        await worker.start(nursery)
+        await eventually(lambda: len(opened) == 2, what="a second registration")
+        await eventually(lambda: sorted(worker.agent.tasks) == ["a", "b"], what="both tasks")
+        assert sorted(worker.session.assigned) == ["a", "b"]  # the removal after the gap is ignored
+        await eventually(lambda: {"a", "b"} <= set(reports), what="reports")
         nursery.cancel_scope.cancel()
