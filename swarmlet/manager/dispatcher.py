@@ -1,0 +1,328 @@
+"""The dispatcher on the leader: workers' sessions, heartbeats, assignments, task status.
+
+Wire routes (registered once on every manager's Router; answered only while this manager is
+the leader and `run` is running, else with the error ``not_leader`` whose message is the
+leader's address, or empty when unknown):
+
+- ``dispatcher.session`` (stream): registers the calling node; the first chunk is
+  ``{"session_id", "period"}`` (heartbeat period in seconds), then assignment messages
+  ``{"seq", "full", "more", "updates": [task...], "removals": [task ID...]}`` (see
+  `dispatcher_core`). The stream ends when the session is replaced or expires.
+- ``dispatcher.heartbeat`` (request ``{"session_id"}``): returns ``{"period"}``; the error
+  ``invalid_session`` tells the worker to register again.
+- ``dispatcher.status`` (request ``{"session_id", "updates": [{"task_id", "status"}]}``):
+  returns ``{"rejected": n}``; reports are batched into one store command per flush.
+
+The node is always the authenticated peer, never a field of the message: a worker can only
+speak for itself. `node_dead(node_id)` is for the membership layer (gossip's verdict).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Callable
+
+import trio
+
+from swarmlet.manager.context import ClusterContext
+from swarmlet.manager.dispatcher_core import DispatcherCore, heartbeat_period
+from swarmlet.store import OutOfSequence, commands
+from swarmlet.store.objects import CLUSTER, NODE, TASK, dig, edit
+from swarmlet.store.watch import REMOVE
+from swarmlet.wire.mux import RemoteError, Router
+from swarmlet.wire.schema import ANY, Field, Schema, SchemaError
+
+log = logging.getLogger(__name__)
+
+SESSION_ID = Field(str, min_len=1, max_len=64)
+_SHORT = Field(str, optional=True, max_len=200)
+STATUS = Schema(
+    Timestamp=_SHORT,
+    State=Field(str, max_len=20),
+    Message=Field(str, optional=True, max_len=4000),
+    Err=Field(str, optional=True, max_len=4000),
+    ContainerStatus=Field(
+        dict, optional=True, max_len=8, values=Field((str, int), max=2**63, max_len=200)
+    ),
+    PortStatus=Field(dict, optional=True, max_len=4, values=ANY),
+)
+# What a worker tells about its host when a session starts (Docker's Node.Description).
+DESCRIPTION = Schema(
+    Hostname=Field(str, optional=True, max_len=255),
+    Platform=Field(dict, optional=True, max_len=4, values=Field(str, max_len=64)),
+    Resources=Field(dict, optional=True, max_len=4, values=Field(int, min=0, max=2**63)),
+    Engine=Field(dict, optional=True, max_len=4),
+)
+ENGINE = Schema(
+    EngineVersion=Field(str, optional=True, max_len=64),
+    Labels=Field(dict, optional=True, max_len=256, values=Field(str, max_len=1024)),
+)
+SESSION_REQUEST = Schema(description=Field(dict, optional=True, max_len=8))
+HEARTBEAT_REQUEST = Schema(session_id=SESSION_ID)
+STATUS_REQUEST = Schema(
+    session_id=SESSION_ID,
+    updates=Field(
+        list, max_len=1000, items=Schema(task_id=Field(str, min_len=1, max_len=64), status=STATUS)
+    ),
+)
+
+FLUSH_INTERVAL = 0.05
+HEARTBEAT_FAILURE = "heartbeat failure"
+GOSSIP_FAILURE = "node unreachable"
+
+
+class Dispatcher:
+    """Construct once per manager, `register_routes` on its Router, and run `run` while this
+    manager is the leader (cancel it when leadership is lost)."""
+
+    def __init__(
+        self,
+        ctx: ClusterContext,
+        *,
+        leader_address: Callable[[], str | None] = lambda: None,
+        clock: Callable[[], float] = trio.current_time,
+        flush_interval: float = FLUSH_INTERVAL,
+        leader_grace: float | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.leader_address = leader_address
+        self.clock = clock
+        self.flush_interval = flush_interval
+        self.leader_grace = leader_grace
+        self.core: DispatcherCore | None = None
+        self._wakes: dict[str, trio.Event] = {}  # session ID -> wakes its stream
+        self._changed = trio.Event()
+        self._status_added = trio.Event()
+        self._batch_full = trio.Event()
+        self._node_writes: trio.MemorySendChannel | None = None
+
+    def register_routes(self, router: Router) -> None:
+        router.stream("dispatcher.session", SESSION_REQUEST, self._on_session)
+        router.request("dispatcher.heartbeat", HEARTBEAT_REQUEST, self._on_heartbeat)
+        router.request("dispatcher.status", STATUS_REQUEST, self._on_status)
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        store = self.ctx.store
+        now = self.clock()
+        options = {} if self.leader_grace is None else {"leader_grace": self.leader_grace}
+        core = DispatcherCore(now, period=heartbeat_period(store.cluster()), **options)
+        core.adopt_nodes(store.list(NODE), now)
+        sub = store.watch(kinds={TASK, NODE, CLUSTER}, predicate=self._note_change)
+        send, receive = trio.open_memory_channel(math.inf)  # at most a few items per node
+        self._changed = trio.Event()
+        self.core, self._node_writes = core, send
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._follow_store, core, sub)
+                nursery.start_soon(self._expire, core)
+                nursery.start_soon(self._flush, core)
+                nursery.start_soon(self._write_nodes, receive)
+                task_status.started()
+        finally:
+            store.unwatch(sub)
+            self.core, self._node_writes = None, None
+            for event in self._wakes.values():
+                event.set()
+
+    def node_dead(self, node_id: str) -> bool:
+        """Gossip declared `node_id` dead: end its session and mark it down now. False when
+        this dispatcher is not running (another manager's will act)."""
+        core = self.core
+        if core is None:
+            return False
+        self._end_session(core.drop(node_id))
+        self._set_node(node_id, "down", GOSSIP_FAILURE)
+        return True
+
+    def _serving(self) -> DispatcherCore:
+        core = self.core
+        if core is None or not self.ctx.is_leader():
+            raise RemoteError("not_leader", self.leader_address() or "")
+        return core
+
+    def _end_session(self, session_id: str | None) -> None:
+        event = self._wakes.get(session_id) if session_id else None
+        if event is not None:
+            event.set()
+
+    def _wake_node(self, core: DispatcherCore, node_id: str) -> None:
+        session = core.sessions.get(node_id)
+        if session is not None:
+            self._end_session(session.session_id)
+
+    def _set_node(
+        self, node_id: str, state: str, message: str, description: dict | None = None
+    ) -> None:
+        if self._node_writes is None:
+            return
+        self._node_writes.send_nowait((node_id, state, message, description))
+
+    # -- store --------------------------------------------------------------------------------
+
+    def _note_change(self, event) -> bool:
+        self._changed.set()
+        return True
+
+    async def _follow_store(self, core: DispatcherCore, sub) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed = trio.Event()
+            events = sub.drain()
+            touched: set[str] = set()
+            if sub.overflowed:
+                sub.resync()
+                touched |= core.resync_all()
+            for event in events:
+                if event.kind == CLUSTER and event.object is not None:
+                    core.set_period(heartbeat_period(event.object))
+                elif event.kind == NODE and event.action == REMOVE:
+                    self._end_session(core.drop(event.object["ID"]))
+            touched |= core.on_events(events)
+            for node_id in touched:
+                self._wake_node(core, node_id)
+
+    async def _expire(self, core: DispatcherCore) -> None:
+        while True:
+            now = self.clock()
+            # a manager that has just lost leadership leaves the verdicts to the next leader
+            expired = core.tick(now) if self.ctx.is_leader() else []
+            for node_id in expired:
+                log.info("node %s missed its heartbeats: marking it down", node_id)
+                self._set_node(node_id, "down", HEARTBEAT_FAILURE)
+            wake = now + core.period / 4
+            deadline = core.next_deadline()
+            await trio.sleep_until(wake if deadline is None else min(wake, deadline))
+
+    async def _write_nodes(self, receive) -> None:
+        async for node_id, state, message, description in receive:
+            for _ in range(10):
+                node = self.ctx.store.get(NODE, node_id)
+                updated = None if node is None else _node_update(node, state, message, description)
+                if updated is None:
+                    break
+                updated["UpdatedAt"] = self.ctx.timestamp()
+                try:
+                    result = await self.ctx.propose(commands.update(NODE, updated))
+                except Exception as exc:  # no quorum: leadership is about to go
+                    log.warning("could not mark node %s %s: %s", node_id, state, exc)
+                    await trio.sleep(0.1)
+                    continue
+                if result.ok or not isinstance(result.error, OutOfSequence):
+                    if not result.ok:
+                        log.warning("could not mark node %s %s: %s", node_id, state, result.error)
+                    break
+
+    async def _flush(self, core: DispatcherCore) -> None:
+        """One store command per flush: after `flush_interval`, or sooner at a full batch."""
+        single = 0  # after a batch failed for a reason other than a race: one by one
+        while True:
+            await self._status_added.wait()
+            with trio.move_on_after(self.flush_interval):
+                await self._batch_full.wait()
+            self._status_added, self._batch_full = trio.Event(), trio.Event()
+            while core.pending:
+                command, taken = core.flush(
+                    self.ctx.store, self.ctx.timestamp(), limit=1 if single else None
+                )
+                if command is None:
+                    continue
+                single = max(0, single - 1)
+                try:
+                    result = await self.ctx.propose(command)
+                except Exception as exc:
+                    log.warning("task status batch not written: %s", exc)
+                    core.retry(taken)
+                    await trio.sleep(self.flush_interval)
+                    continue
+                if result.ok:
+                    continue
+                if isinstance(result.error, OutOfSequence):
+                    core.retry(taken)  # a task changed meanwhile: rebuild against the store
+                elif len(taken) > 1:
+                    core.retry(taken)
+                    single = len(taken)
+                else:
+                    log.warning("task status update dropped: %s", result.error)
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    async def _on_session(self, peer, body, out) -> None:
+        core = self._serving()
+        node_id = peer.node_id
+        if self.ctx.store.get(NODE, node_id) is None:
+            raise RemoteError("unknown_node", f"node {node_id} is not part of this swarm")
+        description = _description(body.get("description"))
+        session_id = secrets.token_hex(16)
+        self._end_session(core.register(node_id, session_id, self.clock()))
+        self._set_node(node_id, "ready", "", description)
+        log.info("node %s registered (session %s)", node_id, session_id)
+        try:
+            await out.send({"session_id": session_id, "period": core.period})
+            while True:
+                wake = self._wakes[session_id] = trio.Event()
+                if self.core is not core:
+                    raise RemoteError("not_leader", self.leader_address() or "")
+                if not core.is_current(node_id, session_id):
+                    return  # replaced or expired: the worker registers again
+                for message in core.take(node_id, self.ctx.store):
+                    await out.send(message)
+                if not core.has_messages(node_id):
+                    await wake.wait()
+        finally:
+            self._wakes.pop(session_id, None)
+
+    async def _on_heartbeat(self, peer, body) -> dict:
+        core = self._serving()
+        if not core.heartbeat(peer.node_id, body["session_id"], self.clock()):
+            raise RemoteError("invalid_session", "session is not current; register again")
+        return {"period": core.period}
+
+    async def _on_status(self, peer, body) -> dict:
+        core = self._serving()
+        updates = [(u["task_id"], u["status"]) for u in body["updates"]]
+        rejected = core.report(peer.node_id, body["session_id"], updates, self.ctx.store)
+        if rejected is None:
+            raise RemoteError("invalid_session", "session is not current; register again")
+        for r in rejected:
+            log.warning("status from node %s refused: %s", peer.node_id, r.reason)
+        if core.pending:
+            self._status_added.set()
+            if core.pending >= core.max_batch:
+                self._batch_full.set()
+        return {"rejected": len(rejected)}
+
+
+def _description(value: dict | None) -> dict | None:
+    if value is None:
+        return None
+    try:
+        out = DESCRIPTION.validate(value, "description")
+        if "Engine" in out:
+            out["Engine"] = ENGINE.validate(out["Engine"], "description.Engine")
+    except SchemaError as exc:
+        raise RemoteError("invalid", str(exc)) from None
+    return out
+
+
+def _node_update(node: dict, state: str, message: str, description: dict | None) -> dict | None:
+    """The node with its new state (and what its worker says of its host), or None when
+    nothing changes."""
+    status = dict(node.get("Status") or {})
+    status["State"] = state
+    status.pop("Message", None)
+    if message:
+        status["Message"] = message
+    merged = dict(node.get("Description") or {})
+    merged.update(description or {})
+    if status.get("State") == dig(node, "Status.State") and merged == node.get("Description", {}):
+        return None
+    updated = edit(node)
+    if status.get("State") != dig(node, "Status.State"):
+        updated["Status"] = status
+    if description:
+        updated["Description"] = merged
+    return updated
