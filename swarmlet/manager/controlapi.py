@@ -153,6 +153,10 @@ def _next_service(current: dict, spec: dict, previous: dict | None, version: int
     service["UpdatedAt"] = now
     service["Spec"] = spec
     service["PreviousSpec"] = previous
+    # Which spec the tasks run (Version also moves with the leader's status writes): the
+    # version the change is made on, so it grows with every spec change; a service never
+    # updated has none and runs spec version 0.
+    service["SpecVersion"] = {"Index": version}
     service.pop("UpdateStatus", None)
     if service.get("JobStatus") is not None:
         iteration = dig(service, "JobStatus.JobIteration.Index", 0)

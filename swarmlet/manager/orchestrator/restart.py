@@ -2,6 +2,9 @@
 
 Swarm counts restarts per slot (per node for global services) and forgets them when the
 service's spec changes; so does this, in memory of the leader, from times passed in.
+Records are kept per replaced task, so that planning the same restart again (after the
+plan's proposal lost a race and is redone from fresh state) neither counts it twice nor
+holds it against itself.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ class RestartHistory:
     """Restarts made per instance, to enforce MaxAttempts within Window."""
 
     def __init__(self) -> None:
-        self._by_instance: dict[tuple, tuple[int, list[float]]] = {}
+        # instance -> (spec version, [(restart time, ID of the task it replaced)])
+        self._by_instance: dict[tuple, tuple[int, list[tuple[float, str]]]] = {}
 
     def should_restart(self, task: dict, instance: tuple, now: float) -> bool:
         policy = restart_policy(task.get("Spec") or {})
@@ -28,16 +32,18 @@ class RestartHistory:
         version, times = self._by_instance.get(instance, (None, []))
         if version != task_version(task):
             return True
+        times = [at for at, replaced in times if replaced != task["ID"]]
         window = int(policy["Window"] or 0) / NANOS
         if window:
-            times = [t for t in times if t > now - window]
+            times = [at for at in times if at > now - window]
         return len(times) < max_attempts
 
     def record(self, task: dict, instance: tuple, now: float) -> None:
         version, times = self._by_instance.get(instance, (None, []))
         if version != task_version(task):
             times = []
-        self._by_instance[instance] = (task_version(task), [*times, now])
+        kept = [r for r in times if r[1] != task["ID"]]
+        self._by_instance[instance] = (task_version(task), [*kept, (now, task["ID"])])
 
     def forget_service(self, service_id: str) -> None:
         for key in [k for k in self._by_instance if k[0] == service_id]:

@@ -58,9 +58,10 @@ def parse_timestamp(text: str | None) -> float:
 
 
 def spec_version(service: dict) -> int:
-    """The index of the service's last spec change (its status may change in between)."""
-    version = service.get("SpecVersion") or service.get("Version") or {}
-    return int(version.get("Index") or 0)
+    """Which spec the service's tasks should run: set by every spec change (`Version` also
+    moves when the leader writes the service's endpoint or update status); 0 until the
+    first change."""
+    return int((service.get("SpecVersion") or {}).get("Index") or 0)
 
 
 def task_version(task: dict) -> int:

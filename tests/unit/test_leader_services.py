@@ -1,0 +1,308 @@
+"""The leader's services loop on a store, in a real trio loop, with fake workers."""
+
+import pytest
+import trio
+
+from swarmlet.manager.leader import ASSIGNED_MESSAGE, LeaderServices
+from swarmlet.manager.orchestrator.tasks import state
+from swarmlet.store import commands
+from swarmlet.store.objects import dig, with_status
+from tests.unit.leader_harness import harness, spec
+
+pytestmark = pytest.mark.anyio
+
+
+def nodes_of(tasks):
+    return sorted(t["NodeID"] for t in tasks)
+
+
+async def test_service_create_runs_replicas_spread_over_nodes():
+    async with harness(nodes=3) as h:
+        sid = await h.create_service(spec(replicas=6))
+        await h.eventually(lambda: h.converged(sid, 6), "6 replicas running")
+        assert nodes_of(h.running(sid)) == ["node1"] * 2 + ["node2"] * 2 + ["node3"] * 2
+        task = h.running(sid)[0]
+        assert task["SpecVersion"] == {"Index": 0}
+        # Every task went through allocation and scheduling as Docker's do.
+        assert all(t["Version"]["Index"] > 0 for t in h.running(sid))
+
+
+async def test_scale_up_and_down():
+    async with harness(nodes=3) as h:
+        sid = await h.create_service(spec(replicas=2))
+        await h.eventually(lambda: h.converged(sid, 2), "2 running")
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=5))
+        await h.eventually(lambda: h.converged(sid, 5), "scaled to 5")
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=1))
+        await h.eventually(lambda: h.converged(sid, 1), "scaled to 1")
+        # Scale down removed the highest slots; their tasks were shut down by the worker.
+        gone = [t["ID"] for t in h.store.tasks_by_service(sid) if t.get("Slot", 0) > 1]
+        await h.eventually(lambda: h.all_in_state(gone, "shutdown"), "old tasks stop")
+
+
+async def test_node_down_tasks_replaced_elsewhere():
+    async with harness(nodes=3) as h:
+        sid = await h.create_service(spec(replicas=3))
+        await h.eventually(lambda: h.converged(sid, 3), "3 running")
+        await h.set_node_state("node2", "down")
+        await h.eventually(
+            lambda: h.converged(sid, 3) and "node2" not in nodes_of(h.running(sid)),
+            "tasks of node2 replaced",
+        )
+        assert set(nodes_of(h.running(sid))) == {"node1", "node3"}
+
+
+async def test_drain_moves_tasks_off():
+    async with harness(nodes=3) as h:
+        sid = await h.create_service(spec(replicas=3))
+        await h.eventually(lambda: h.converged(sid, 3), "3 running")
+        await h.set_availability("node1", "drain")
+        await h.eventually(
+            lambda: h.converged(sid, 3) and "node1" not in nodes_of(h.running(sid)),
+            "drained",
+        )
+        old = [t["ID"] for t in h.store.tasks_by_node("node1") if t["ServiceID"] == sid]
+        assert old
+        await h.eventually(lambda: h.all_in_state(old, "shutdown"), "old tasks stop")
+
+
+async def test_global_service_follows_nodes():
+    async with harness(nodes=2) as h:
+        sid = await h.create_service(spec(replicas=None))
+        await h.eventually(lambda: nodes_of(h.running(sid)) == ["node1", "node2"], "global")
+        await h.add_node("node3")
+        await h.eventually(
+            lambda: nodes_of(h.running(sid)) == ["node1", "node2", "node3"], "follows join"
+        )
+        await h.set_availability("node2", "drain")
+        await h.eventually(lambda: nodes_of(h.running(sid)) == ["node1", "node3"], "drain")
+
+
+async def test_crashed_task_restarted():
+    async with harness(nodes=2) as h:
+        sid = await h.create_service(spec(replicas=1))
+        await h.eventually(lambda: h.converged(sid, 1), "running")
+        first = h.running(sid)[0]["ID"]
+        h.workers.crash.add(first)
+        await h.eventually(
+            lambda: h.converged(sid, 1) and h.running(sid)[0]["ID"] != first, "restarted"
+        )
+        assert state(h.store.get("task", first)) == "failed"
+
+
+async def test_rolling_update_completes():
+    async with harness(nodes=3) as h:
+        sid = await h.create_service(spec(replicas=3))
+        await h.eventually(lambda: h.converged(sid, 3), "3 running")
+        await h.update_service(
+            sid, lambda s: s["TaskTemplate"]["ContainerSpec"].update(Image="busybox:v2")
+        )
+        await h.eventually(
+            lambda: dig(h.store.get("service", sid), "UpdateStatus.State") == "completed",
+            "update completed",
+        )
+        assert h.converged(sid, 3)
+        images = {dig(t, "Spec.ContainerSpec.Image") for t in h.running(sid)}
+        assert images == {"busybox:v2"}
+        service = h.store.get("service", sid)
+        assert service["UpdateStatus"]["Message"] == "update completed"
+        assert {t["SpecVersion"]["Index"] for t in h.running(sid)} == {
+            service["SpecVersion"]["Index"]
+        }
+
+
+async def test_failing_update_pauses():
+    async with harness(nodes=3) as h:
+        sid = await h.create_service(spec(replicas=3))
+        await h.eventually(lambda: h.converged(sid, 3), "3 running")
+        await h.update_service(
+            sid, lambda s: s["TaskTemplate"]["ContainerSpec"].update(Image="busybox:missing")
+        )
+        await h.eventually(
+            lambda: dig(h.store.get("service", sid), "UpdateStatus.State") == "paused",
+            "update paused",
+        )
+        status = h.store.get("service", sid)["UpdateStatus"]
+        assert status["Message"].startswith("update paused due to failure or early termination")
+        # Paused: the slots not yet updated still run the old image.
+        images = [dig(t, "Spec.ContainerSpec.Image") for t in h.running(sid)]
+        assert images.count("busybox:latest") >= 2
+
+
+async def test_failing_update_rolls_back_with_failure_action_rollback():
+    async with harness(nodes=3) as h:
+        sid = await h.create_service(spec(replicas=2))
+        await h.eventually(lambda: h.converged(sid, 2), "2 running")
+
+        def bad_update(s):
+            s["TaskTemplate"]["ContainerSpec"]["Image"] = "busybox:missing"
+            s["UpdateConfig"] = {"FailureAction": "rollback"}
+
+        await h.update_service(sid, bad_update)
+        await h.eventually(
+            lambda: dig(h.store.get("service", sid), "UpdateStatus.State") == "rollback_completed",
+            "rolled back",
+        )
+        assert h.converged(sid, 2)
+        service = h.store.get("service", sid)
+        assert dig(service, "Spec.TaskTemplate.ContainerSpec.Image") == "busybox:latest"
+        assert {dig(t, "Spec.ContainerSpec.Image") for t in h.running(sid)} == {"busybox:latest"}
+
+
+async def test_published_ports_allocated_and_conflicts_refused():
+    async with harness(nodes=2) as h:
+        ports = [{"Protocol": "tcp", "TargetPort": 80, "PublishMode": "ingress"}]
+        sid = await h.create_service(spec(replicas=2, EndpointSpec={"Ports": ports}))
+        await h.eventually(lambda: h.converged(sid, 2), "2 running")
+        endpoint = h.store.get("service", sid)["Endpoint"]
+        assert endpoint["Ports"][0]["PublishedPort"] == 30000
+        assert endpoint["Spec"]["Ports"][0]["TargetPort"] == 80
+        assert all(t["Endpoint"]["Ports"][0]["PublishedPort"] == 30000 for t in h.running(sid))
+
+        # A second service with a dynamic port gets the next one.
+        other = await h.create_service(spec(name="api", replicas=1, EndpointSpec={"Ports": ports}))
+        await h.eventually(lambda: h.converged(other, 1), "api running")
+        assert h.store.get("service", other)["Endpoint"]["Ports"][0]["PublishedPort"] == 30001
+
+        # Two services asking for the same ingress port at once (the API's own check passed
+        # for both, as when two managers take the writes): the allocator refuses the second,
+        # whose tasks stay NEW with Docker's message.
+        fixed = [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080}]
+        h.stop_leader()
+        first = await h.create_service(spec(name="one", replicas=1, EndpointSpec={"Ports": fixed}))
+        second_cmd = _create_without_checks(h, spec(name="two", replicas=1))
+        second_cmd["object"]["Spec"]["EndpointSpec"] = {"Mode": "vip", "Ports": fixed}
+        second = (await h.propose(second_cmd))["ID"]
+        await h.start_leader()
+        await h.eventually(lambda: h.converged(first, 1), "first running")
+        message = f"port '8080' is already in use by service 'one' ({first}) as an ingress port"
+        await h.eventually(
+            lambda: [dig(t, "Status.Err") for t in h.store.tasks_by_service(second)] == [message],
+            "conflict reported",
+        )
+        assert [state(t) for t in h.store.tasks_by_service(second)] == ["new"]
+
+        # The first service removed: its port is released and the second gets it.
+        await h.remove_service(first)
+        await h.eventually(lambda: h.converged(second, 1), "second runs once the port is free")
+        assert h.store.get("service", second)["Endpoint"]["Ports"][0]["PublishedPort"] == 8080
+        await h.eventually(lambda: not h.store.tasks_by_service(first), "removed tasks deleted")
+
+
+def _create_without_checks(h, s):
+    from swarmlet.manager import controlapi
+
+    return controlapi.create_service(s, h.ctx.timestamp(), h.ctx.new_id())
+
+
+async def test_unplaceable_task_reports_reason_once_and_is_placed_when_a_node_fits():
+    async with harness(nodes=2) as h:
+        constrained = spec(replicas=1)
+        constrained["TaskTemplate"]["Placement"] = {"Constraints": ["node.hostname==node9"]}
+        sid = await h.create_service(constrained)
+        reason = "no suitable node (scheduling constraints not satisfied on 2 nodes)"
+        await h.eventually(
+            lambda: [dig(t, "Status.Err") for t in h.store.tasks_by_service(sid)] == [reason],
+            "reason reported",
+        )
+        task = h.store.tasks_by_service(sid)[0]
+        version = task["Version"]["Index"]
+        # Scheduling runs again (another service's tasks), the reason is the same: no write.
+        other = await h.create_service(spec(name="other", replicas=2))
+        await h.eventually(lambda: h.converged(other, 2), "other running")
+        assert h.store.get("task", task["ID"])["Version"]["Index"] == version
+        await h.add_node("node3")  # one more node that does not fit: the count changes
+        reason3 = "no suitable node (scheduling constraints not satisfied on 3 nodes)"
+        await h.eventually(
+            lambda: dig(h.store.get("task", task["ID"]), "Status.Err") == reason3, "new reason"
+        )
+        await h.add_node("node9")
+        await h.eventually(lambda: h.converged(sid, 1), "placed on node9")
+        assert nodes_of(h.running(sid)) == ["node9"]
+
+
+async def test_scheduler_message_and_batch_placement():
+    async with harness(nodes=4, workers=False) as h:
+        sid = await h.create_service(spec(replicas=8))
+        await h.eventually(
+            lambda: len([t for t in h.store.tasks_by_service(sid) if state(t) == "assigned"]) == 8,
+            "all assigned",
+        )
+        tasks = h.store.tasks_by_service(sid)
+        assert {t["Status"]["Message"] for t in tasks} == {ASSIGNED_MESSAGE}
+        assert nodes_of(tasks) == sorted([f"node{i}" for i in range(1, 5)] * 2)
+
+
+async def test_lost_race_with_a_status_report_is_planned_again():
+    """The worker's report lands between the leader's read and its proposal: the leader's
+    stale write is refused ("update out of sequence") and planned again from fresh state."""
+    async with harness(nodes=3) as h:
+        sid = await h.create_service(spec(replicas=2))
+        await h.eventually(lambda: h.converged(sid, 2), "2 running")
+        victim = h.running(sid)[0]
+        raced = []
+        propose = h.ctx.propose
+
+        async def racing_propose(command):
+            ops = command.get("ops") or [command]
+            touches = any(dig(op, "object.ID") == victim["ID"] for op in ops)
+            if touches and not raced:
+                task = h.store.get("task", victim["ID"])
+                report = with_status(task, "failed", h.ctx.timestamp(), "exited", Err="boom")
+                raced.append(await propose(commands.update("task", report)))
+            return await propose(command)
+
+        h.ctx.propose = racing_propose
+        # The leader will want to stop the victim's task (its node goes down).
+        h.workers.crash.clear()
+        await h.set_node_state(victim["NodeID"], "down")
+        await h.eventually(
+            lambda: h.converged(sid, 2) and victim["NodeID"] not in nodes_of(h.running(sid)),
+            "converged after the race",
+        )
+        assert raced and raced[0].ok
+        assert h.leader.retries >= 1
+        final = h.store.get("task", victim["ID"])
+        assert state(final) == "failed" and final["Status"]["Err"] == "boom"
+        assert final["DesiredState"] == "shutdown"
+
+
+async def test_task_history_limit_from_cluster_spec():
+    async with harness(nodes=1) as h:
+        from swarmlet.manager import controlapi
+
+        await h.propose(
+            controlapi.create_cluster(
+                "cluster1",
+                h.ctx.timestamp(),
+                join_tokens={"Worker": "w", "Manager": "m"},
+                root_public_key="k",
+                spec={"Orchestration": {"TaskHistoryRetentionLimit": 2}},
+            )
+        )
+        sid = await h.create_service(spec(replicas=1))
+        for _ in range(4):
+            await h.eventually(lambda: h.converged(sid, 1), "running")
+            h.workers.crash.add(h.running(sid)[0]["ID"])
+            await h.eventually(lambda: not h.converged(sid, 1), "crashed")
+        await h.eventually(lambda: h.converged(sid, 1), "running")
+        await h.eventually(lambda: len(h.store.tasks_by_service(sid)) <= 2, "history trimmed")
+
+
+async def test_loop_stops_when_cancelled_and_a_new_leader_picks_up():
+    async with harness(nodes=3) as h:
+        sid = await h.create_service(spec(replicas=2))
+        await h.eventually(lambda: h.converged(sid, 2), "2 running")
+        watchers = len(h.store._subscriptions)
+        old = h.leader
+        h.stop_leader()
+        await trio.sleep(0.02)
+        assert len(h.store._subscriptions) == watchers - 1  # its watch is gone
+        proposals = old.proposals
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=4))
+        await trio.sleep(0.05)
+        assert old.proposals == proposals  # a stopped loop writes nothing
+        assert len(h.running(sid)) == 2
+        new = await h.start_leader()
+        assert isinstance(new, LeaderServices) and new is not old
+        await h.eventually(lambda: h.converged(sid, 4), "the new leader scales to 4")
