@@ -10,17 +10,6 @@ import subprocess
 
 from swarmlet.lab.layout import Lab, LabError
 
-# Flipped once `swarm init`/`join` are served by the daemon.
-SWARM_SUPPORTED = False
-
-
-def check_supported() -> None:
-    if not SWARM_SUPPORTED:
-        raise LabError(
-            "lab up --swarm requires swarm init/join, which this build does not have yet; "
-            "run lab up without --swarm"
-        )
-
 
 def _run_as(lab: Lab, host_name: str, *cmd: str) -> str:
     from swarmlet.lab.core import exec_argv
@@ -37,7 +26,6 @@ def _run_as(lab: Lab, host_name: str, *cmd: str) -> str:
 def form(lab: Lab, managers: int, workers: int) -> None:
     from swarmlet.lab.faults import start_daemon
 
-    check_supported()
     members = lab.hosts[: managers + workers]
     for h in members:
         start_daemon(lab, h)

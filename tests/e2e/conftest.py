@@ -227,3 +227,22 @@ def _down_quietly(name: str) -> None:
     from swarmlet.lab import core
 
     core.down(name, log=lambda *a, **k: None)
+
+
+def eventually(check, timeout: float = 90.0, interval: float = 0.5):
+    """Call `check()` until it returns a true value (returned) or stops raising
+    AssertionError; a deadline for "eventually", never a measure of speed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+            last = AssertionError(f"{check.__name__} stayed false")
+        except AssertionError as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            raise last
+        time.sleep(interval)

@@ -100,12 +100,6 @@ def test_cli_tree_parses_every_leaf():
         assert _parse("lab", leaf, "node1").host == "node1"
 
 
-def test_swarm_is_refused_before_anything_is_made(capsys):
-    args = _parse("lab", "up", "--name", "never", "--nodes", "3", "--swarm")
-    assert args.func(args) == 1
-    assert "requires swarm init/join" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
     "flags",
     [["--managers", "0"], ["--managers", "2", "--workers", "2"], ["--workers", "-1"]],
