@@ -2,6 +2,7 @@
 
     python bench/gossip_bench.py                 # everything (several minutes)
     python bench/gossip_bench.py --only detect   # one part: detect, spread, falsepos, default
+    python bench/gossip_bench.py --only real     # real processes on loopback (not in "everything")
 
 Prints markdown tables for docs/benchmarks.md.
 """
@@ -183,11 +184,40 @@ def part_default(args):
         )
 
 
+def part_real(args):
+    """Real processes on loopback (plain websocket transport), shipped default profile."""
+    from swarmlet.gossip.loopback import LoopbackCluster
+
+    print(f"\n### Real processes on loopback, shipped default, n = {args.real_n}\n")
+    times = []
+    for trial in range(args.real_trials):
+        with LoopbackCluster(args.real_n) as cluster:
+            if not cluster.wait(cluster.converged, 60):
+                print(f"trial {trial}: did not converge", flush=True)
+                continue
+            time.sleep(2.0)
+            victim = cluster.members[1 + trial % (args.real_n - 1)]
+            killed = time.time()
+            victim.proc.kill()
+            others = cluster.others(victim)
+            cluster.wait(
+                lambda v=victim, o=others: all(m.first("dead", v.id) for m in o), 30, step=0.01
+            )
+            seen = [m.first("dead", victim.id) for m in others]
+            times.append(max(seen) - killed if all(seen) else math.inf)
+    print("| n | trials | crash → dead everywhere p50 s | p99 s | max s |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| {args.real_n} | {len(times)} | {fmt(pct(times, 50))} | {fmt(pct(times, 99))} | {fmt(max(times))} |"
+    )
+
+
 PARTS = {
     "detect": part_detect,
     "spread": part_spread,
     "falsepos": part_falsepos,
     "default": part_default,
+    "real": part_real,
 }
 
 
@@ -198,9 +228,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds-small", type=int, default=40)
     ap.add_argument("--hour", type=float, default=3600.0, help="false-positive run length (s)")
     ap.add_argument("--fp-sizes", type=int, nargs="+", default=[100])
+    ap.add_argument("--real-n", type=int, default=5)
+    ap.add_argument("--real-trials", type=int, default=20)
     args = ap.parse_args(argv)
     print("profiles:", {"lan": _brief(LAN), "default": _brief(DEFAULT)})
-    for name in args.only or list(PARTS):
+    for name in args.only or [p for p in PARTS if p != "real"]:
         t0 = time.time()
         PARTS[name](args)
         print(f"\n({name}: {time.time() - t0:.0f} s wall)", flush=True)
