@@ -33,10 +33,17 @@ def pct(values, p):
 def detect_run(n, profile, seed, crashes, spacing, measure_bytes=False):
     """Crash members one after another; time until every live member marks each dead."""
     sim = Simulation(n, profile, seed=seed, measure_bytes=measure_bytes)
+    first_suspect: dict[str, float] = {}
+
+    def on_event(now, observer, ev):
+        if ev.kind == EV_SUSPECT:
+            first_suspect.setdefault(ev.node_id, now)
+
+    sim.on_event = on_event
     warm = 10.0
     sim.run_until(warm)
     bytes0 = sim.bytes_sent
-    times = []
+    times, to_suspect = [], []
     t = warm
     victims = [f"n{(seed * 7919 + i * 104729) % n:04d}" for i in range(crashes)]
     for victim in victims:
@@ -52,8 +59,9 @@ def detect_run(n, profile, seed, crashes, spacing, measure_bytes=False):
             times.append(max(seen[m] for m in live) - t0)
         else:
             times.append(math.inf)
+        to_suspect.append(first_suspect.get(victim, math.inf) - t0)
     rate = (sim.bytes_sent - bytes0) * 8 / (t - warm) / n  # bit/s per member
-    return times, rate, sim.false_dead
+    return times, rate, sim.false_dead, to_suspect
 
 
 def spread_run(n, profile, seed, updates, spacing, frac=0.999):
@@ -82,23 +90,29 @@ def spread_run(n, profile, seed, updates, spacing, frac=0.999):
     return out
 
 
-def falsepos_run(n, profile, seed, duration, loss, stall_frac, stall_len, stall_every):
-    """Healthy cluster with loss and members that freeze now and then: count wrong verdicts."""
+def falsepos_run(
+    n, profile, seed, duration, loss, stall_frac, stall_len, stall_every, slow_delay=0.0
+):
+    """Healthy cluster with loss and members that freeze now and then: count wrong verdicts.
+
+    With slow_delay, the flaky members do not freeze: for stall_len seconds they read every
+    message slow_delay seconds late while their timers run on time (an overloaded process).
+    Returns (false dead verdicts, suspicions started by members' own failed probes,
+    refutations, stalls).
+    """
     sim = Simulation(n, profile, seed=seed, loss=loss)
-    suspicions = [0]
-
-    def on_event(now, observer, ev):
-        if ev.kind == EV_SUSPECT:
-            suspicions[0] += 1
-
-    sim.on_event = on_event
     flaky = sim.rng.sample([m.id for m in sim.members], int(stall_frac * n))
+    stalls = [0]
 
     def schedule(node_id, after):
         t = sim.now + sim.rng.expovariate(1.0 / stall_every) + after
 
         def fire():
-            sim.stall(node_id, stall_len)
+            stalls[0] += 1
+            if slow_delay:
+                sim.slow(node_id, slow_delay, stall_len)
+            else:
+                sim.stall(node_id, stall_len)
             schedule(node_id, stall_len)
 
         sim.at(t, fire)
@@ -106,7 +120,13 @@ def falsepos_run(n, profile, seed, duration, loss, stall_frac, stall_len, stall_
     for node_id in flaky:
         schedule(node_id, 0.0)
     sim.run_until(duration)
-    return sim.false_dead, suspicions[0]
+    cores = [m.core for m in sim.members]
+    return (
+        sim.false_dead,
+        sum(c.stats.suspicions_raised for c in cores),
+        sum(c.stats.refutations for c in cores),
+        stalls[0],
+    )
 
 
 def fmt(x):
@@ -115,19 +135,24 @@ def fmt(x):
 
 def part_detect(args):
     print("\n### Crash → dead at every live member (LAN profile)\n")
-    print("| n | samples | p50 s | p99 s | max s | per-member traffic kbit/s | false dead |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| n | samples | p50 s | p99 s | max s | per-member traffic kbit/s | false dead "
+        "| crash → first suspicion p50 / p99 s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for n, seeds, crashes in ((100, 10, 10), (1000, args.seeds_1000, 4)):
-        times, rates, false = [], [], 0
+        times, rates, false, sus = [], [], 0, []
         for seed in range(1, seeds + 1):
-            ts, rate, fd = detect_run(n, LAN, seed, crashes, 40.0, measure_bytes=(seed == 1))
+            ts, rate, fd, su = detect_run(n, LAN, seed, crashes, 40.0, measure_bytes=(seed == 1))
             times += ts
+            sus += su
             false += fd
             if seed == 1:
                 rates.append(rate)
         print(
             f"| {n} | {len(times)} | {fmt(pct(times, 50))} | {fmt(pct(times, 99))} | "
-            f"{fmt(max(times))} | {statistics.mean(rates) / 1000:.1f} | {false} |",
+            f"{fmt(max(times))} | {statistics.mean(rates) / 1000:.1f} | {false} | "
+            f"{fmt(pct(sus, 50))} / {fmt(pct(sus, 99))} |",
             flush=True,
         )
 
@@ -147,20 +172,34 @@ def part_spread(args):
 
 
 def part_falsepos(args):
-    print(
-        f"\n### False dead verdicts: {args.hour:.0f} s simulated, 1 % loss, 10 % of members "
-        "freezing for 1 s (each on average every 10 s)\n"
+    scenarios = (
+        ("freezing for 1 s (each on average every 10 s)", {}),
+        (
+            "overloaded for 5 s at a time, reading messages 1 s late (on average every 10 s)",
+            {"slow_delay": 1.0, "stall_len": 5.0},
+        ),
     )
-    print("| n | profile | Lifeguard | false dead | suspicions raised |")
-    print("|---|---|---|---|---|")
-    for n in args.fp_sizes:
-        for name, prof in (("lan", LAN), ("default", DEFAULT)):
-            for lifeguard in (True, False):
-                p = prof.with_(lifeguard=lifeguard)
-                fd, sus = falsepos_run(n, p, 11, args.hour, 0.01, 0.10, 1.0, 10.0)
-                print(
-                    f"| {n} | {name} | {'on' if lifeguard else 'off'} | {fd} | {sus} |", flush=True
-                )
+    for title, extra in scenarios:
+        print(
+            f"\n### False dead verdicts: {args.hour:.0f} s simulated, 1 % loss, 10 % of members {title}\n"
+        )
+        print(
+            "| n | profile | Lifeguard | false dead | suspicions raised | refutations | episodes |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for n in args.fp_sizes:
+            profiles = (("lan", LAN), ("default", DEFAULT)) if n <= 100 else (("lan", LAN),)
+            for name, prof in profiles:
+                for lifeguard in (True, False):
+                    p = prof.with_(lifeguard=lifeguard)
+                    kw = {"stall_len": 1.0, **extra}
+                    fd, sus, ref, stalls = falsepos_run(
+                        n, p, 11, args.hour, 0.01, 0.10, stall_every=10.0, **kw
+                    )
+                    print(
+                        f"| {n} | {name} | {'on' if lifeguard else 'off'} | {fd} | {sus} | {ref} | {stalls} |",
+                        flush=True,
+                    )
 
 
 def part_default(args):
@@ -172,7 +211,7 @@ def part_default(args):
     for n in (5, 10, 15, 20):
         times, false, rate = [], 0, 0.0
         for seed in range(1, args.seeds_small + 1):
-            ts, r, fd = detect_run(n, DEFAULT, seed, 3, 20.0, measure_bytes=(seed == 1))
+            ts, r, fd, _ = detect_run(n, DEFAULT, seed, 3, 20.0, measure_bytes=(seed == 1))
             times += ts
             false += fd
             if seed == 1:

@@ -22,6 +22,7 @@ member itself means the member left gracefully.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from dataclasses import dataclass, field
 from itertools import count
@@ -151,6 +152,7 @@ class Swim:
         self._probe_index = 0
         self._probe: _Probe | None = None
         self._relays: dict[int, _Relay] = {}
+        self._grace_until = -math.inf  # after a stall, suspicion verdicts wait until then
         self._n_live = 1  # alive + suspect, self included
         self._limit = retransmit_limit(profile, 1)
         self._queue = BroadcastQueue()
@@ -210,17 +212,23 @@ class Swim:
     def report_lag(self, lag: float, now: float) -> None:
         """The driver's loop was `lag` seconds late: this member is the slow one.
 
-        Lifeguard counts it against local health, and a probe in flight gets its wait back,
-        since the ack may be sitting unread in the backlog.
+        Lifeguard counts it against local health. Beyond that, a late process must not judge
+        others on stale information: a probe in flight gets a fresh wait (its ack may sit
+        unread in the backlog) and suspicion timeouts wait one probe timeout, so that
+        refutations already received are read first.
         """
         self.now = now
-        if not self.profile.lifeguard or lag < self.profile.lag_threshold:
+        p = self.profile
+        if not p.lifeguard or lag < p.lag_threshold:
             return
         self.awareness.apply(1)
+        wait = self.awareness.scale(p.probe_timeout)
+        self._grace_until = max(self._grace_until, now + wait)
         probe = self._probe
         if probe is not None and not probe.acked:
-            probe.timeout_at += lag
-            probe.end_at += lag
+            if not probe.indirect_sent:
+                probe.timeout_at = max(probe.timeout_at, now + wait)
+            probe.end_at = max(probe.end_at, now + wait)
 
     def receive(self, msg: dict, now: float) -> None:
         self.now = now
@@ -238,6 +246,9 @@ class Swim:
     def tick(self, now: float) -> None:
         self.now = now
         timers = self._timers
+        if timers and now - timers[0][0] >= self.profile.lag_threshold:
+            # Timers this late mean the process was frozen or starved: this is lag too.
+            self.report_lag(now - timers[0][0], now)
         while timers and timers[0][0] <= now:
             _, _, kind, arg = heapq.heappop(timers)
             _TIMERS[kind](self, arg)
@@ -401,20 +412,24 @@ class Swim:
         if m is None or upd["inc"] < m.inc or m.state not in LIVE_STATES:
             return
         sender = upd["from"]
-        if m.state == SUSPECT:
+        if m.state == SUSPECT and upd["inc"] == m.inc:
             s = m.suspicion
             if s is not None and s.confirm(sender):
                 self._queue.push(upd)
                 self._at(s.deadline(), "suspicion", (mid, s))
             return
+        # Alive, or suspect at an older incarnation: a suspicion at a newer one means the
+        # member refuted the old suspicion (an update we may have missed), so start afresh.
         p = self.profile
         n = self._n_live
         k = p.expected_confirmations if p.lifeguard else 0
         if n - 2 < k:
             k = 0
         s = Suspicion(self.now, sender, upd["inc"], k, suspicion_min(p, n), suspicion_max(p, n))
+        fresh = m.state == ALIVE
         m.inc, m.state, m.since, m.suspicion = upd["inc"], SUSPECT, self.now, s
-        self._event(EV_SUSPECT, m)
+        if fresh:
+            self._event(EV_SUSPECT, m)
         self._queue.push(upd)
         self._at(s.deadline(), "suspicion", (mid, s))
 
@@ -535,6 +550,9 @@ class Swim:
             return
         if self.now < s.deadline():
             return  # a later timer for the same suspicion is already queued
+        if self.now < self._grace_until:
+            self._at(self._grace_until, "suspicion", arg)
+            return
         self.stats.dead_declared += 1
         self._on_dead({"k": "dead", "id": mid, "inc": m.inc, "from": self.id})
 

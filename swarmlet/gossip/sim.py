@@ -3,8 +3,9 @@
 One heap of events (message deliveries, timer wake-ups, stall ends) drives every member's core;
 nothing sleeps and no thread runs per member, so 1,000 members simulate faster than real time.
 Faults, all drawn from one seeded generator: crashes and restarts, partitions, packet loss,
-and stalls (a frozen process: it neither sends nor handles anything until it resumes, then
-reports the lag it measured and works through its backlog).
+stalls (a frozen process: it neither sends nor handles anything until it resumes, then fires
+its overdue timers, reports the lag it measured and works through its backlog), and slow
+members (an overloaded process whose timers still fire but which reads each message late).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from itertools import count
 from .config import Profile
 from .core import EV_DEAD, MemberEvent, Swim
 
-_WAKE, _DELIVER, _RESUME, _CALL = range(4)
+_WAKE, _DELIVER, _RESUME, _CALL, _LATE = range(5)
 
 
 class SimMember:
@@ -32,6 +33,8 @@ class SimMember:
         "backlog",
         "wake_at",
         "group",
+        "slow_until",
+        "slow_delay",
     )
 
     def __init__(self, node_id, addr):
@@ -44,6 +47,8 @@ class SimMember:
         self.backlog: list[dict] = []
         self.wake_at = math.inf
         self.group = 0
+        self.slow_until = -math.inf
+        self.slow_delay = 0.0
 
 
 class Simulation:
@@ -133,6 +138,12 @@ class Simulation:
         sm.stalled_until = self.now + duration
         self._push(sm.stalled_until, _RESUME, sm, None)
 
+    def slow(self, node_id: str, delay: float, duration: float) -> None:
+        """For `duration`, the member reads every message `delay` seconds after it arrives."""
+        sm = self.by_id[node_id]
+        sm.slow_delay = delay
+        sm.slow_until = self.now + duration
+
     def partition(self, groups: list[list[str]]) -> None:
         """Split the members: traffic flows only inside a group (others keep group 0)."""
         for sm in self.members:
@@ -159,11 +170,14 @@ class Simulation:
         while heap and heap[0][0] <= t_end:
             t, _, kind, sm, payload = pop(heap)
             self.now = t
-            if kind == _DELIVER:
+            if kind in (_DELIVER, _LATE):
                 if not sm.up or sm.core is None:
                     continue
                 if sm.stalled_until > t:
                     sm.backlog.append(payload)
+                    continue
+                if kind == _DELIVER and sm.slow_until > t:
+                    self._push(t + sm.slow_delay, _LATE, sm, payload)
                     continue
                 sm.core.receive(payload, t)
                 sm.core.tick(t)
@@ -177,7 +191,10 @@ class Simulation:
             elif kind == _RESUME:
                 if not sm.up or sm.stalled_until != t:
                     continue
+                # Like a resumed process: overdue timers fire first, the loop-lag probe
+                # reports next, and only then is the backlog of messages read.
                 core = sm.core
+                core.tick(t)
                 core.report_lag(t - sm.stall_start, t)
                 backlog, sm.backlog = sm.backlog, []
                 for msg in backlog:

@@ -202,3 +202,20 @@ def test_push_pull_merges_state_and_answers_once():
     assert a.inc == 3  # its own old death was refuted, as a rejoining member must
     replies = [s for s in a.take_sends() if s.msg["t"] == "sync"]
     assert len(replies) == 1 and replies[0].msg["reply"] and replies[0].addr == "addr-n9"
+
+
+def test_suspicion_at_a_newer_incarnation_restarts_the_timer():
+    # The member refuted the first suspicion (we missed that alive) and was suspected again:
+    # the old timer must not declare it dead.
+    core = make()
+    core.receive(
+        {"t": "gossip", "from": "n2", "pb": [{"k": "suspect", "id": "n1", "inc": 0, "from": "n2"}]},
+        1.0,
+    )
+    core.receive(
+        {"t": "gossip", "from": "n3", "pb": [{"k": "suspect", "id": "n1", "inc": 1, "from": "n3"}]},
+        5.0,
+    )
+    suspicion = core._members["n1"].suspicion
+    assert suspicion.start == 5.0 and suspicion.incarnation == 1
+    assert suspicion.deadline() == 5.0 + 24.0  # max at n = 5, no confirmations yet
