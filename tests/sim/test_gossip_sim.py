@@ -98,3 +98,15 @@ def test_partitioned_halves_declare_each_other_dead_and_merge_after_healing():
     sim.run_until(400.0)
     for node_id in sim.live_ids():
         assert sim.core(node_id).live_count == 40, node_id
+
+
+def test_same_seed_gives_the_same_run():
+    def run():
+        sim = Simulation(40, LAN, seed=9, loss=0.02)
+        sim.run_until(5.0)
+        sim.crash("n0011")
+        sim.stall("n0012", 2.0)
+        sim.run_until(60.0)
+        return sim.messages_sent, sim.first_dead.get("n0011")
+
+    assert run() == run()
