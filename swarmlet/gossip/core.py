@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 
 from .awareness import Awareness
@@ -121,7 +121,6 @@ class Stats:
     refutations: int = 0
     dead_declared: int = 0  # this member's suspicion timer declared someone dead
     dropped: int = 0  # malformed messages or updates ignored
-    extra: dict = field(default_factory=dict)
 
 
 class Swim:
