@@ -208,7 +208,7 @@ def part_default(args):
         "| n | min suspicion s | crash → dead everywhere p50 s | p99 s | max s | kbit/s per member | false dead |"
     )
     print("|---|---|---|---|---|---|---|")
-    for n in (5, 10, 15, 20):
+    for n in (3, 5, 10, 15, 20):
         times, false, rate = [], 0, 0.0
         for seed in range(1, args.seeds_small + 1):
             ts, r, fd, _ = detect_run(n, DEFAULT, seed, 3, 20.0, measure_bytes=(seed == 1))
