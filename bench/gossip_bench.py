@@ -179,6 +179,8 @@ def part_falsepos(args):
             {"slow_delay": 1.0, "stall_len": 5.0},
         ),
     )
+    if args.scenario is not None:
+        scenarios = (scenarios[args.scenario],)
     for title, extra in scenarios:
         print(
             f"\n### False dead verdicts: {args.hour:.0f} s simulated, 1 % loss, 10 % of members {title}\n"
@@ -190,7 +192,7 @@ def part_falsepos(args):
         for n in args.fp_sizes:
             profiles = (("lan", LAN), ("default", DEFAULT)) if n <= 100 else (("lan", LAN),)
             for name, prof in profiles:
-                for lifeguard in (True, False):
+                for lifeguard in args.lifeguard:
                     p = prof.with_(lifeguard=lifeguard)
                     kw = {"stall_len": 1.0, **extra}
                     fd, sus, ref, stalls = falsepos_run(
@@ -268,6 +270,16 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds-small", type=int, default=40)
     ap.add_argument("--hour", type=float, default=3600.0, help="false-positive run length (s)")
     ap.add_argument("--fp-sizes", type=int, nargs="+", default=[100])
+    ap.add_argument(
+        "--scenario", type=int, choices=[0, 1], help="falsepos: 0 freezing, 1 overloaded"
+    )
+    ap.add_argument(
+        "--lifeguard",
+        nargs="+",
+        type=lambda v: v == "on",
+        default=[True, False],
+        help="falsepos: on and/or off",
+    )
     ap.add_argument("--real-n", type=int, default=5)
     ap.add_argument("--real-trials", type=int, default=20)
     args = ap.parse_args(argv)

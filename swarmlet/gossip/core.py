@@ -549,8 +549,12 @@ class Swim:
             return
         if self.now < s.deadline():
             return  # a later timer for the same suspicion is already queued
-        if self.now < self._grace_until:
-            self._at(self._grace_until, "suspicion", arg)
+        # A member in poor health (Lifeguard score > 0) reads its messages late, refutations
+        # included: it stretches its own verdicts as it stretches its probes. Healthy members'
+        # verdicts still reach it by gossip.
+        due = max(self._grace_until, s.start + self.awareness.scale(s.deadline() - s.start))
+        if self.now < due:
+            self._at(due, "suspicion", arg)
             return
         self.stats.dead_declared += 1
         self._on_dead({"k": "dead", "id": mid, "inc": m.inc, "from": self.id})
