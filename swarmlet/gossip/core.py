@@ -503,6 +503,8 @@ class Swim:
         probe.indirect_sent = True
         helpers = self._random_members(self.profile.indirect_checks, exclude=(target.id,))
         nack = self.profile.lifeguard
+        # Helpers must nack before this probe ends, or every nack looks missed.
+        wait = round(0.8 * (probe.end_at - self.now), 3)
         for h in helpers:
             msg = {
                 "t": "preq",
@@ -512,6 +514,7 @@ class Swim:
                 "target": target.id,
                 "taddr": target.addr,
                 "nack": nack,
+                "wait": wait,
             }
             self._send(h.id, h.addr, msg)
         probe.expected_nacks = len(helpers) if nack else 0
@@ -631,7 +634,10 @@ class Swim:
 
     def _m_preq(self, msg):
         seq = next(self._seq)
-        deadline = self.now + self.awareness.scale(self.profile.probe_timeout)
+        wait = msg.get("wait", self.profile.probe_timeout)
+        if not isinstance(wait, int | float) or not 0 < wait <= 60:
+            raise ValueError("bad wait")
+        deadline = self.now + wait
         self._relays[seq] = _Relay(
             msg["from"], msg["fa"], msg["seq"], bool(msg.get("nack")), deadline
         )
