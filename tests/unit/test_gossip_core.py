@@ -219,3 +219,52 @@ def test_suspicion_at_a_newer_incarnation_restarts_the_timer():
     suspicion = core._members["n1"].suspicion
     assert suspicion.start == 5.0 and suspicion.incarnation == 1
     assert suspicion.deadline() == 5.0 + 24.0  # max at n = 5, no confirmations yet
+
+
+def test_helper_nacks_within_the_wait_the_requester_gives():
+    core = make()
+    preq = {
+        "t": "preq",
+        "seq": 6,
+        "from": "n1",
+        "fa": "addr-n1",
+        "target": "n3",
+        "taddr": "addr-n3",
+        "nack": True,
+        "wait": 0.3,
+    }
+    core.receive(preq, 2.0)
+    core.take_sends()
+    assert not [s for s in run_until(core, 2.29) if s.msg["t"] == "nack"]
+    assert [s for s in run_until(core, 2.31) if s.msg["t"] == "nack"]
+
+
+def test_member_in_poor_health_stretches_its_own_verdicts():
+    healthy, slow = make(), make()
+    slow.awareness.apply(1)  # e.g. it missed nacks: it is probably the slow one
+    for core in (healthy, slow):
+        core.receive(
+            {
+                "t": "gossip",
+                "from": "n2",
+                "pb": [{"k": "suspect", "id": "n1", "inc": 0, "from": "n2"}],
+            },
+            1.0,
+        )
+        for other in ("n3", "n4"):  # two independent confirmations: timeout at its minimum
+            core.receive(
+                {
+                    "t": "gossip",
+                    "from": other,
+                    "pb": [{"k": "suspect", "id": "n1", "inc": 0, "from": other}],
+                },
+                1.5,
+            )
+        # keep this member's own probes, gossip and syncs out of the picture
+        core._timers = sorted(t for t in core._timers if t[2] == "suspicion")
+    healthy.tick(1.0 + 4.0)
+    slow.tick(1.0 + 4.0)
+    assert healthy.state_of("n1") == DEAD
+    assert slow.state_of("n1") == SUSPECT
+    slow.tick(1.0 + 8.0)
+    assert slow.state_of("n1") == DEAD
