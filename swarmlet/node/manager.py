@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from swarmlet.manager.context import ClusterContext, NotLeaderError
-from swarmlet.node.raft_wire import WireRaftTransport
+from swarmlet.node.datagrams import RaftDatagrams, WireDatagrams
 from swarmlet.raft.runner import RaftRunner, RaftUnavailable, Timing
 from swarmlet.raft.storage import RaftStorage
 from swarmlet.store import Store, commands
@@ -86,7 +86,9 @@ class ManagerRuntime:
         )
         try:
             async with trio.open_nursery() as nursery:
-                raft_transport = WireRaftTransport(self.transport, self.router, nursery)
+                raft_transport = RaftDatagrams(
+                    WireDatagrams(self.transport, self.router, nursery, "raft", roles={"manager"})
+                )
                 self.raft = RaftRunner(
                     self.node_id,
                     storage,

@@ -128,6 +128,7 @@ class SwarmNode:
         self._lock = trio.Lock()
         self.dispatcher = None
         self.agent = None
+        self.gossip = None
 
     # -- state --------------------------------------------------------------------------
 
@@ -240,11 +241,31 @@ class SwarmNode:
                     if self.manager is not None:
                         await nursery.start(self.manager.run)
                     if serve:
+                        await nursery.start(self._run_gossip, router)
                         nursery.start_soon(self._run_worker)
                     ready.set()
 
         self.nursery.start_soon(run_all)
         await ready.wait()
+
+    async def _run_gossip(self, router: Router, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """SWIM membership of every node; a member declared dead is marked down at once by
+        the leader's dispatcher, so its tasks move without waiting for missed heartbeats."""
+        from swarmlet.gossip.config import DEFAULT
+        from swarmlet.gossip.runner import GossipRunner
+        from swarmlet.node.datagrams import GossipDatagrams, WireDatagrams
+
+        async with trio.open_nursery() as nursery:
+            wire = GossipDatagrams(WireDatagrams(self.transport, router, nursery, "gossip"))
+            me = self.settings["AdvertiseAddr"]
+            self.gossip = GossipRunner(self.node_id, me, {"role": self.role}, DEFAULT, wire)
+            await nursery.start(self.gossip.run)
+            self.gossip.join(sorted(a for a in self.managers().values() if a and a != me))
+            task_status.started()
+            async for event in self.gossip.events:
+                dispatcher = self.dispatcher
+                if event.kind == "dead" and dispatcher and dispatcher.node_dead(event.node_id):
+                    log.info("gossip: node %s is dead; marked down", event.node_id)
 
     def _manager_runtime(self, router: Router, bootstrap: list[str] | None) -> ManagerRuntime:
         from swarmlet.manager.dispatcher import Dispatcher
@@ -312,6 +333,7 @@ class SwarmNode:
         self.transport = None
         self.dispatcher = None
         self.agent = None
+        self.gossip = None
 
     # -- init ---------------------------------------------------------------------------
 
