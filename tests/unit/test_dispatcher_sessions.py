@@ -269,3 +269,28 @@ async def test_the_worker_rebuilds_chunked_full_sets_and_registers_again_after_a
         assert sorted(worker.session.assigned) == ["a", "b"]  # the removal after the gap is ignored
         await eventually(lambda: {"a", "b"} <= set(reports), what="reports")
         nursery.cancel_scope.cancel()
+
+
+async def test_the_worker_follows_a_change_of_leader():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        first = ManagerNode(cl.creds("manager"), cluster)
+        await first.start(nursery)
+        second = ManagerNode(cl.creds("manager"), cluster, leader=first)
+        await second.start(nursery, dispatcher=False)
+        worker = WorkerNode(cl.creds("worker"), [first.address, second.address])
+        await setup_store(cluster, [worker.node_id])
+        await worker.start(nursery)
+        await add_task(cluster, "task1", worker.node_id)
+        await eventually(lambda: state_of(cluster, TASK, "task1") == "running", what="running")
+        assert worker.session.leader == first.address
+
+        first.stop_dispatcher()  # leadership moves to the second manager
+        first.leader, second.leader = second, None
+        await second.start_dispatcher(nursery)
+        await eventually(lambda: worker.session.leader == second.address, what="followed")
+        await eventually(lambda: worker.session.session_id is not None, what="registered")
+        worker.executor.exit("task1", 0)
+        await eventually(lambda: state_of(cluster, TASK, "task1") == "complete", what="complete")
+        assert state_of(cluster, NODE, worker.node_id) == "ready"
+        nursery.cancel_scope.cancel()
