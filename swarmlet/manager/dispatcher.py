@@ -198,23 +198,49 @@ class Dispatcher:
             await trio.sleep_until(wake if deadline is None else min(wake, deadline))
 
     async def _write_nodes(self, receive) -> None:
-        async for node_id, state, message, description in receive:
-            for _ in range(10):
+        """Node state writes, as they come: whatever piled up goes in one store command (a
+        new leader sees every worker register at once)."""
+        while True:
+            items = [await receive.receive()]
+            while True:
+                try:
+                    items.append(receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            wanted: dict[str, tuple[str, str, dict | None]] = {}
+            for node_id, state, message, description in items:
+                earlier = (wanted.get(node_id) or (None, None, None))[2]
+                merged = {**(earlier or {}), **(description or {})}
+                wanted[node_id] = (state, message, merged or None)
+            await self._write_node_batch(wanted)
+
+    async def _write_node_batch(self, wanted: dict[str, tuple[str, str, dict | None]]) -> None:
+        for _ in range(10):
+            ops = []
+            for node_id, (state, message, description) in wanted.items():
                 node = self.ctx.store.get(NODE, node_id)
                 updated = None if node is None else _node_update(node, state, message, description)
-                if updated is None:
-                    break
-                updated["UpdatedAt"] = self.ctx.timestamp()
-                try:
-                    result = await self.ctx.propose(commands.update(NODE, updated))
-                except Exception as exc:  # no quorum: leadership is about to go
-                    log.warning("could not mark node %s %s: %s", node_id, state, exc)
-                    await trio.sleep(0.1)
-                    continue
-                if result.ok or not isinstance(result.error, OutOfSequence):
-                    if not result.ok:
-                        log.warning("could not mark node %s %s: %s", node_id, state, result.error)
-                    break
+                if updated is not None:
+                    updated["UpdatedAt"] = self.ctx.timestamp()
+                    ops.append(commands.update(NODE, updated))
+            if not ops:
+                return
+            try:
+                result = await self.ctx.propose(ops[0] if len(ops) == 1 else commands.batch(*ops))
+            except Exception as exc:  # no quorum: leadership is about to go
+                log.warning("node states not written: %s", exc)
+                await trio.sleep(0.1)
+                continue
+            if result.ok:
+                return
+            if isinstance(result.error, OutOfSequence):
+                continue  # a node changed meanwhile: rebuild against the store
+            if len(wanted) > 1:  # one bad node must not hold up the others
+                for node_id, item in wanted.items():
+                    await self._write_node_batch({node_id: item})
+                return
+            log.warning("node state not written: %s", result.error)
+            return
 
     async def _flush(self, core: DispatcherCore) -> None:
         """One store command per flush: after `flush_interval`, or sooner at a full batch."""
