@@ -28,45 +28,23 @@ import trio
 
 from swarmlet.manager.context import ClusterContext
 from swarmlet.manager.dispatcher_core import DispatcherCore, heartbeat_period
+from swarmlet.manager.dispatcher_protocol import (
+    DESCRIPTION,
+    ENGINE,
+    HEARTBEAT_REQUEST,
+    HEARTBEAT_ROUTE,
+    SESSION_REQUEST,
+    SESSION_ROUTE,
+    STATUS_REQUEST,
+    STATUS_ROUTE,
+)
 from swarmlet.store import OutOfSequence, commands
 from swarmlet.store.objects import CLUSTER, NODE, TASK, dig, edit
 from swarmlet.store.watch import REMOVE
 from swarmlet.wire.mux import RemoteError, Router
-from swarmlet.wire.schema import ANY, Field, Schema, SchemaError
+from swarmlet.wire.schema import SchemaError
 
 log = logging.getLogger(__name__)
-
-SESSION_ID = Field(str, min_len=1, max_len=64)
-_SHORT = Field(str, optional=True, max_len=200)
-STATUS = Schema(
-    Timestamp=_SHORT,
-    State=Field(str, max_len=20),
-    Message=Field(str, optional=True, max_len=4000),
-    Err=Field(str, optional=True, max_len=4000),
-    ContainerStatus=Field(
-        dict, optional=True, max_len=8, values=Field((str, int), max=2**63, max_len=200)
-    ),
-    PortStatus=Field(dict, optional=True, max_len=4, values=ANY),
-)
-# What a worker tells about its host when a session starts (Docker's Node.Description).
-DESCRIPTION = Schema(
-    Hostname=Field(str, optional=True, max_len=255),
-    Platform=Field(dict, optional=True, max_len=4, values=Field(str, max_len=64)),
-    Resources=Field(dict, optional=True, max_len=4, values=Field(int, min=0, max=2**63)),
-    Engine=Field(dict, optional=True, max_len=4),
-)
-ENGINE = Schema(
-    EngineVersion=Field(str, optional=True, max_len=64),
-    Labels=Field(dict, optional=True, max_len=256, values=Field(str, max_len=1024)),
-)
-SESSION_REQUEST = Schema(description=Field(dict, optional=True, max_len=8))
-HEARTBEAT_REQUEST = Schema(session_id=SESSION_ID)
-STATUS_REQUEST = Schema(
-    session_id=SESSION_ID,
-    updates=Field(
-        list, max_len=1000, items=Schema(task_id=Field(str, min_len=1, max_len=64), status=STATUS)
-    ),
-)
 
 FLUSH_INTERVAL = 0.05
 HEARTBEAT_FAILURE = "heartbeat failure"
@@ -99,9 +77,9 @@ class Dispatcher:
         self._node_writes: trio.MemorySendChannel | None = None
 
     def register_routes(self, router: Router) -> None:
-        router.stream("dispatcher.session", SESSION_REQUEST, self._on_session)
-        router.request("dispatcher.heartbeat", HEARTBEAT_REQUEST, self._on_heartbeat)
-        router.request("dispatcher.status", STATUS_REQUEST, self._on_status)
+        router.stream(SESSION_ROUTE, SESSION_REQUEST, self._on_session)
+        router.request(HEARTBEAT_ROUTE, HEARTBEAT_REQUEST, self._on_heartbeat)
+        router.request(STATUS_ROUTE, STATUS_REQUEST, self._on_status)
 
     # -- running ------------------------------------------------------------------------------
 

@@ -36,11 +36,11 @@ ASSIGNMENT_CHUNK = 64  # tasks per assignment message
 ASSIGNMENT_BYTES = 256 * 1024  # and about this many bytes (wire messages are capped at 1 MiB)
 MAX_BATCH = 200  # status updates per store command
 
-# The states a worker may report: those after ASSIGNED that a worker reaches itself.
+# The states a worker reports: the ones after ASSIGNED that a worker reaches itself.
 WORKER_STATES = frozenset(
     s for s, v in TASK_STATES.items() if TASK_STATES["assigned"] < v <= TASK_STATES["rejected"]
 )
-# Task fields a status report may carry (anything else a worker sends is left out).
+# Task status fields a report may carry (anything else a worker sends is left out).
 STATUS_FIELDS = ("Timestamp", "State", "Message", "Err", "ContainerStatus", "PortStatus")
 # Task fields that change without the worker needing to hear about it.
 _VOLATILE = frozenset({"Status", "Version", "UpdatedAt"})

@@ -1,6 +1,7 @@
 """The dispatcher core: heartbeats and grace, assignment messages, status validation."""
 
-from swarmlet.manager.dispatcher_core import DispatcherCore, heartbeat_period
+from swarmlet.manager.dispatcher_core import STATUS_FIELDS, DispatcherCore, heartbeat_period
+from swarmlet.manager.dispatcher_protocol import STATUS, worker_status
 from swarmlet.store import Store, commands
 from swarmlet.store.objects import TASK, edit, with_status
 
@@ -282,3 +283,14 @@ def test_large_tasks_are_split_across_messages():
     msgs = w.core.take("n1", w.store)
     assert [(len(m["updates"]), m["removals"]) for m in msgs] == [(1, ["t0"]), (1, [])]
     assert [m["seq"] for m in msgs] == [4, 5]
+
+
+def test_worker_status_fits_the_wire_schema():
+    long = {"Timestamp": T0, "State": "failed", "Message": "m", "Err": "e" * 10_000}
+    fitted = worker_status({**long, "Extra": 1, "ContainerStatus": {"PID": 3, "Bad": [1]}})
+    assert STATUS.validate(fitted) == fitted
+    assert len(fitted["Err"]) == 4000 and "Extra" not in fitted
+    assert fitted["ContainerStatus"] == {"PID": 3}
+    assert worker_status({"State": "assigned"}) is None
+    assert worker_status({"State": "orphaned"}) is None
+    assert tuple(STATUS.fields) == STATUS_FIELDS

@@ -5,7 +5,7 @@ import pytest
 import trio
 
 from swarmlet.manager.context import LocalCluster
-from swarmlet.manager.dispatcher import SESSION_REQUEST, STATUS_REQUEST
+from swarmlet.manager.dispatcher_protocol import SESSION_REQUEST, STATUS_REQUEST
 from swarmlet.store.objects import NODE, TASK, dig
 from swarmlet.wire.mux import RemoteError, Router
 from swarmlet.wire.peers import Transport
