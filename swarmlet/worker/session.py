@@ -112,6 +112,8 @@ class WorkerSession:
             try:
                 await self._session(address)
             except _SessionOver as over:
+                if address == self.leader:
+                    self.leader = None  # gone or demoted: ask the others
                 if over.leader and over.leader not in tried and redirects < MAX_REDIRECTS:
                     redirects += 1
                     queue.insert(0, over.leader)
