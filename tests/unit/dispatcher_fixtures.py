@@ -22,7 +22,8 @@ from swarmlet.worker.session import WorkerSession
 
 from .store_fixtures import node, service, task
 
-PERIOD_NS = 200_000_000  # a 0.2 s heartbeat keeps the tests short
+PERIOD_NS = 1_000_000_000  # Swarmlet's default; generous on a loaded machine
+FAST_PERIOD_NS = 200_000_000  # where heartbeat expiry is what a test is about
 
 
 class _EventStream:

@@ -10,7 +10,14 @@ from swarmlet.store.objects import NODE, TASK, dig
 from swarmlet.wire.mux import RemoteError, Router
 from swarmlet.wire.peers import Transport
 
-from .dispatcher_fixtures import ManagerNode, WorkerNode, add_task, eventually, setup_store
+from .dispatcher_fixtures import (
+    FAST_PERIOD_NS,
+    ManagerNode,
+    WorkerNode,
+    add_task,
+    eventually,
+    setup_store,
+)
 from .store_fixtures import task
 from .wire_fixtures import TestCluster
 
@@ -56,7 +63,7 @@ async def test_a_worker_that_stops_heartbeating_is_marked_down():
         mgr = ManagerNode(cl.creds("manager"), cluster)
         await mgr.start(nursery)
         worker = WorkerNode(cl.creds("worker"), [mgr.address])
-        await setup_store(cluster, [worker.node_id])
+        await setup_store(cluster, [worker.node_id], period_ns=FAST_PERIOD_NS)
         await worker.start(nursery)
         await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
 
@@ -106,7 +113,7 @@ async def test_reconnect_after_dispatcher_restart_reports_what_happened_meanwhil
         await eventually(lambda: state_of(cluster, TASK, "job1") == "complete", what="caught up")
         assert worker.session.registrations > first
         assert state_of(cluster, TASK, "svc1") == "running"
-        assert state_of(cluster, NODE, worker.node_id) == "ready"
+        await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
         nursery.cancel_scope.cancel()
 
 
@@ -230,7 +237,7 @@ async def test_the_leaders_own_worker_uses_the_same_transport():
         await own.start(nursery)
         await add_task(cluster, "task1", mgr.node_id)
         await eventually(lambda: state_of(cluster, TASK, "task1") == "running", what="running")
-        assert state_of(cluster, NODE, mgr.node_id) == "ready"
+        await eventually(lambda: state_of(cluster, NODE, mgr.node_id) == "ready", what="ready")
         nursery.cancel_scope.cancel()
 
 
@@ -292,5 +299,5 @@ async def test_the_worker_follows_a_change_of_leader():
         await eventually(lambda: worker.session.session_id is not None, what="registered")
         worker.executor.exit("task1", 0)
         await eventually(lambda: state_of(cluster, TASK, "task1") == "complete", what="complete")
-        assert state_of(cluster, NODE, worker.node_id) == "ready"
+        await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
         nursery.cancel_scope.cancel()
