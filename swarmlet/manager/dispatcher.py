@@ -291,8 +291,13 @@ class Dispatcher:
         rejected = core.report(peer.node_id, body["session_id"], updates, self.ctx.store)
         if rejected is None:
             raise RemoteError("invalid_session", "session is not current; register again")
-        for r in rejected:
-            log.warning("status from node %s refused: %s", peer.node_id, r.reason)
+        if rejected:  # one line per request, however many: a hostile worker cannot flood the log
+            log.warning(
+                "%d status reports from node %s refused, e.g. %s",
+                len(rejected),
+                peer.node_id,
+                rejected[0].reason,
+            )
         if core.pending:
             self._status_added.set()
             if core.pending >= core.max_batch:
