@@ -294,3 +294,20 @@ def test_worker_status_fits_the_wire_schema():
     assert worker_status({"State": "assigned"}) is None
     assert worker_status({"State": "orphaned"}) is None
     assert tuple(STATUS.fields) == STATUS_FIELDS
+
+
+def test_a_batch_of_large_tasks_is_cut_by_size():
+    w = World(batch_bytes=5000)
+    for i in range(4):
+        t = task(f"t{i}", "svc1", i + 1, "n1", "assigned")
+        t["Spec"]["ContainerSpec"]["Env"] = [f"BLOB={'x' * 2000}"]
+        w.do(commands.create(TASK, t))
+    w.core.register("n1", "s1", now=0.0)
+    w.core.report("n1", "s1", [(f"t{i}", status("running")) for i in range(4)], w.store)
+    sizes = []
+    while w.core.pending:
+        command, _ = w.core.flush(w.store, "now")
+        sizes.append(len(command["ops"]) if command["op"] == "batch" else 1)
+        w.do(command)
+    assert sizes == [3, 1]  # over the byte budget after the third
+    assert all(w.store.get(TASK, f"t{i}")["Status"]["State"] == "running" for i in range(4))
