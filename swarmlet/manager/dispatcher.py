@@ -53,13 +53,17 @@ GOSSIP_FAILURE = "node unreachable"
 
 class Dispatcher:
     """Construct once per manager, `register_routes` on its Router, and run `run` while this
-    manager is the leader (cancel it when leadership is lost)."""
+    manager is the leader (cancel it when leadership is lost).
+
+    `leader_address` gives the leader's wire address for ``not_leader`` answers; without it,
+    the address is the leader node's ManagerStatus.Addr, the leader found by `ctx.leader_id`.
+    """
 
     def __init__(
         self,
         ctx: ClusterContext,
         *,
-        leader_address: Callable[[], str | None] = lambda: None,
+        leader_address: Callable[[], str | None] | None = None,
         clock: Callable[[], float] = trio.current_time,
         flush_interval: float = FLUSH_INTERVAL,
         leader_grace: float | None = None,
@@ -119,8 +123,16 @@ class Dispatcher:
     def _serving(self) -> DispatcherCore:
         core = self.core
         if core is None or not self.ctx.is_leader():
-            raise RemoteError("not_leader", self.leader_address() or "")
+            raise self._not_leader()
         return core
+
+    def _not_leader(self) -> RemoteError:
+        if self.leader_address is not None:
+            return RemoteError("not_leader", self.leader_address() or "")
+        leader_id = getattr(self.ctx, "leader_id", None)
+        node_id = leader_id() if leader_id is not None else None
+        node = self.ctx.store.get(NODE, node_id) if node_id else None
+        return RemoteError("not_leader", dig(node, "ManagerStatus.Addr") or "")
 
     def _end_session(self, session_id: str | None) -> None:
         event = self._wakes.get(session_id) if session_id else None
@@ -269,7 +281,7 @@ class Dispatcher:
             while True:
                 wake = self._wakes[session_id] = trio.Event()
                 if self.core is not core:
-                    raise RemoteError("not_leader", self.leader_address() or "")
+                    raise self._not_leader()
                 if not core.is_current(node_id, session_id):
                     return  # replaced or expired: the worker registers again
                 for message in core.take(node_id, self.ctx.store):
