@@ -28,45 +28,23 @@ import trio
 
 from swarmlet.manager.context import ClusterContext
 from swarmlet.manager.dispatcher_core import DispatcherCore, heartbeat_period
+from swarmlet.manager.dispatcher_protocol import (
+    DESCRIPTION,
+    ENGINE,
+    HEARTBEAT_REQUEST,
+    HEARTBEAT_ROUTE,
+    SESSION_REQUEST,
+    SESSION_ROUTE,
+    STATUS_REQUEST,
+    STATUS_ROUTE,
+)
 from swarmlet.store import OutOfSequence, commands
 from swarmlet.store.objects import CLUSTER, NODE, TASK, dig, edit
 from swarmlet.store.watch import REMOVE
 from swarmlet.wire.mux import RemoteError, Router
-from swarmlet.wire.schema import ANY, Field, Schema, SchemaError
+from swarmlet.wire.schema import SchemaError
 
 log = logging.getLogger(__name__)
-
-SESSION_ID = Field(str, min_len=1, max_len=64)
-_SHORT = Field(str, optional=True, max_len=200)
-STATUS = Schema(
-    Timestamp=_SHORT,
-    State=Field(str, max_len=20),
-    Message=Field(str, optional=True, max_len=4000),
-    Err=Field(str, optional=True, max_len=4000),
-    ContainerStatus=Field(
-        dict, optional=True, max_len=8, values=Field((str, int), max=2**63, max_len=200)
-    ),
-    PortStatus=Field(dict, optional=True, max_len=4, values=ANY),
-)
-# What a worker tells about its host when a session starts (Docker's Node.Description).
-DESCRIPTION = Schema(
-    Hostname=Field(str, optional=True, max_len=255),
-    Platform=Field(dict, optional=True, max_len=4, values=Field(str, max_len=64)),
-    Resources=Field(dict, optional=True, max_len=4, values=Field(int, min=0, max=2**63)),
-    Engine=Field(dict, optional=True, max_len=4),
-)
-ENGINE = Schema(
-    EngineVersion=Field(str, optional=True, max_len=64),
-    Labels=Field(dict, optional=True, max_len=256, values=Field(str, max_len=1024)),
-)
-SESSION_REQUEST = Schema(description=Field(dict, optional=True, max_len=8))
-HEARTBEAT_REQUEST = Schema(session_id=SESSION_ID)
-STATUS_REQUEST = Schema(
-    session_id=SESSION_ID,
-    updates=Field(
-        list, max_len=1000, items=Schema(task_id=Field(str, min_len=1, max_len=64), status=STATUS)
-    ),
-)
 
 FLUSH_INTERVAL = 0.05
 HEARTBEAT_FAILURE = "heartbeat failure"
@@ -75,13 +53,17 @@ GOSSIP_FAILURE = "node unreachable"
 
 class Dispatcher:
     """Construct once per manager, `register_routes` on its Router, and run `run` while this
-    manager is the leader (cancel it when leadership is lost)."""
+    manager is the leader (cancel it when leadership is lost).
+
+    `leader_address` gives the leader's wire address for ``not_leader`` answers; without it,
+    the address is the leader node's ManagerStatus.Addr, the leader found by `ctx.leader_id`.
+    """
 
     def __init__(
         self,
         ctx: ClusterContext,
         *,
-        leader_address: Callable[[], str | None] = lambda: None,
+        leader_address: Callable[[], str | None] | None = None,
         clock: Callable[[], float] = trio.current_time,
         flush_interval: float = FLUSH_INTERVAL,
         leader_grace: float | None = None,
@@ -99,9 +81,9 @@ class Dispatcher:
         self._node_writes: trio.MemorySendChannel | None = None
 
     def register_routes(self, router: Router) -> None:
-        router.stream("dispatcher.session", SESSION_REQUEST, self._on_session)
-        router.request("dispatcher.heartbeat", HEARTBEAT_REQUEST, self._on_heartbeat)
-        router.request("dispatcher.status", STATUS_REQUEST, self._on_status)
+        router.stream(SESSION_ROUTE, SESSION_REQUEST, self._on_session)
+        router.request(HEARTBEAT_ROUTE, HEARTBEAT_REQUEST, self._on_heartbeat)
+        router.request(STATUS_ROUTE, STATUS_REQUEST, self._on_status)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -141,8 +123,16 @@ class Dispatcher:
     def _serving(self) -> DispatcherCore:
         core = self.core
         if core is None or not self.ctx.is_leader():
-            raise RemoteError("not_leader", self.leader_address() or "")
+            raise self._not_leader()
         return core
+
+    def _not_leader(self) -> RemoteError:
+        if self.leader_address is not None:
+            return RemoteError("not_leader", self.leader_address() or "")
+        leader_id = getattr(self.ctx, "leader_id", None)
+        node_id = leader_id() if leader_id is not None else None
+        node = self.ctx.store.get(NODE, node_id) if node_id else None
+        return RemoteError("not_leader", dig(node, "ManagerStatus.Addr") or "")
 
     def _end_session(self, session_id: str | None) -> None:
         event = self._wakes.get(session_id) if session_id else None
@@ -198,23 +188,49 @@ class Dispatcher:
             await trio.sleep_until(wake if deadline is None else min(wake, deadline))
 
     async def _write_nodes(self, receive) -> None:
-        async for node_id, state, message, description in receive:
-            for _ in range(10):
+        """Node state writes, as they come: whatever piled up goes in one store command (a
+        new leader sees every worker register at once)."""
+        while True:
+            items = [await receive.receive()]
+            while True:
+                try:
+                    items.append(receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            wanted: dict[str, tuple[str, str, dict | None]] = {}
+            for node_id, state, message, description in items:
+                earlier = (wanted.get(node_id) or (None, None, None))[2]
+                merged = {**(earlier or {}), **(description or {})}
+                wanted[node_id] = (state, message, merged or None)
+            await self._write_node_batch(wanted)
+
+    async def _write_node_batch(self, wanted: dict[str, tuple[str, str, dict | None]]) -> None:
+        for _ in range(10):
+            ops = []
+            for node_id, (state, message, description) in wanted.items():
                 node = self.ctx.store.get(NODE, node_id)
                 updated = None if node is None else _node_update(node, state, message, description)
-                if updated is None:
-                    break
-                updated["UpdatedAt"] = self.ctx.timestamp()
-                try:
-                    result = await self.ctx.propose(commands.update(NODE, updated))
-                except Exception as exc:  # no quorum: leadership is about to go
-                    log.warning("could not mark node %s %s: %s", node_id, state, exc)
-                    await trio.sleep(0.1)
-                    continue
-                if result.ok or not isinstance(result.error, OutOfSequence):
-                    if not result.ok:
-                        log.warning("could not mark node %s %s: %s", node_id, state, result.error)
-                    break
+                if updated is not None:
+                    updated["UpdatedAt"] = self.ctx.timestamp()
+                    ops.append(commands.update(NODE, updated))
+            if not ops:
+                return
+            try:
+                result = await self.ctx.propose(ops[0] if len(ops) == 1 else commands.batch(*ops))
+            except Exception as exc:  # no quorum: leadership is about to go
+                log.warning("node states not written: %s", exc)
+                await trio.sleep(0.1)
+                continue
+            if result.ok:
+                return
+            if isinstance(result.error, OutOfSequence):
+                continue  # a node changed meanwhile: rebuild against the store
+            if len(wanted) > 1:  # one bad node must not hold up the others
+                for node_id, item in wanted.items():
+                    await self._write_node_batch({node_id: item})
+                return
+            log.warning("node state not written: %s", result.error)
+            return
 
     async def _flush(self, core: DispatcherCore) -> None:
         """One store command per flush: after `flush_interval`, or sooner at a full batch."""
@@ -265,7 +281,7 @@ class Dispatcher:
             while True:
                 wake = self._wakes[session_id] = trio.Event()
                 if self.core is not core:
-                    raise RemoteError("not_leader", self.leader_address() or "")
+                    raise self._not_leader()
                 if not core.is_current(node_id, session_id):
                     return  # replaced or expired: the worker registers again
                 for message in core.take(node_id, self.ctx.store):
@@ -287,8 +303,13 @@ class Dispatcher:
         rejected = core.report(peer.node_id, body["session_id"], updates, self.ctx.store)
         if rejected is None:
             raise RemoteError("invalid_session", "session is not current; register again")
-        for r in rejected:
-            log.warning("status from node %s refused: %s", peer.node_id, r.reason)
+        if rejected:  # one line per request, however many: a hostile worker cannot flood the log
+            log.warning(
+                "%d status reports from node %s refused, e.g. %s",
+                len(rejected),
+                peer.node_id,
+                rejected[0].reason,
+            )
         if core.pending:
             self._status_added.set()
             if core.pending >= core.max_batch:

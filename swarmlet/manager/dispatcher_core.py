@@ -35,12 +35,13 @@ LEADER_GRACE = 2.0  # after a leader change, nodes get this many times the usual
 ASSIGNMENT_CHUNK = 64  # tasks per assignment message
 ASSIGNMENT_BYTES = 256 * 1024  # and about this many bytes (wire messages are capped at 1 MiB)
 MAX_BATCH = 200  # status updates per store command
+BATCH_BYTES = 256 * 1024  # and about this many bytes (a raft entry travels in one message)
 
-# The states a worker may report: those after ASSIGNED that a worker reaches itself.
+# The states a worker reports: the ones after ASSIGNED that a worker reaches itself.
 WORKER_STATES = frozenset(
     s for s, v in TASK_STATES.items() if TASK_STATES["assigned"] < v <= TASK_STATES["rejected"]
 )
-# Task fields a status report may carry (anything else a worker sends is left out).
+# Task status fields a report may carry (anything else a worker sends is left out).
 STATUS_FIELDS = ("Timestamp", "State", "Message", "Err", "ContainerStatus", "PortStatus")
 # Task fields that change without the worker needing to hear about it.
 _VOLATILE = frozenset({"Status", "Version", "UpdatedAt"})
@@ -113,6 +114,7 @@ class DispatcherCore:
         chunk: int = ASSIGNMENT_CHUNK,
         chunk_bytes: int = ASSIGNMENT_BYTES,
         max_batch: int = MAX_BATCH,
+        batch_bytes: int = BATCH_BYTES,
     ) -> None:
         self.started = now
         self.period = period
@@ -121,6 +123,7 @@ class DispatcherCore:
         self.chunk = chunk
         self.chunk_bytes = chunk_bytes
         self.max_batch = max_batch
+        self.batch_bytes = batch_bytes
         self.sessions: dict[str, _Session] = {}  # node ID -> its current session
         self.deadlines: dict[str, float] = {}  # node ID -> when it is down without a heartbeat
         self._status: dict[str, tuple[str, dict]] = {}  # task ID -> (node ID, status)
@@ -313,14 +316,15 @@ class DispatcherCore:
     def flush(
         self, view, now: str, limit: int | None = None
     ) -> tuple[dict | None, dict[str, tuple[str, dict]]]:
-        """One store command for up to `max_batch` (or `limit`) waiting reports, built against
-        `view` (so that each update carries the task's current version); and the reports it
-        holds, to hand back to `retry` if the command fails."""
+        """One store command for up to `max_batch` (or `limit`) waiting reports and about
+        `batch_bytes`, built against `view` (so that each update carries the task's current
+        version); and the reports it holds, to hand back to `retry` if the command fails."""
         taken: dict[str, tuple[str, dict]] = {}
-        for task_id in list(self._status)[: limit or self.max_batch]:
-            taken[task_id] = self._status.pop(task_id)
-        ops = []
-        for task_id, (node_id, status) in taken.items():
+        ops: list[dict] = []
+        size = 0
+        while self._status and len(taken) < (limit or self.max_batch) and size < self.batch_bytes:
+            task_id = next(iter(self._status))
+            node_id, status = taken[task_id] = self._status.pop(task_id)
             task = view.get(TASK, task_id)
             if task is None or task.get("NodeID") != node_id:
                 continue
@@ -330,6 +334,7 @@ class DispatcherCore:
             updated["Status"] = status
             updated["UpdatedAt"] = now
             ops.append(commands.update(TASK, updated))
+            size += len(codec.encode(updated))
         if not ops:
             return None, taken
         return (ops[0] if len(ops) == 1 else commands.batch(*ops)), taken

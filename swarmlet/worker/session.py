@@ -21,24 +21,23 @@ from collections.abc import Callable
 
 import trio
 
+from swarmlet.manager.dispatcher_protocol import (
+    ASSIGNMENTS,
+    HEARTBEAT_REPLY,
+    HEARTBEAT_ROUTE,
+    HELLO,
+    SESSION_ROUTE,
+    STATUS_ROUTE,
+    worker_status,
+)
 from swarmlet.wire.mux import RemoteError
 from swarmlet.wire.peers import Backoff
-from swarmlet.wire.schema import Field, Schema, SchemaError
-from swarmlet.worker.controller import STATE_VALUES
+from swarmlet.wire.schema import SchemaError
 
 log = logging.getLogger(__name__)
 
-HELLO = Schema(session_id=Field(str, min_len=1, max_len=64), period=Field(float, min=0.01))
-ASSIGNMENTS = Schema(
-    seq=Field(int, min=1),
-    full=Field(bool),
-    more=Field(bool),
-    updates=Field(list, items=Field(dict)),
-    removals=Field(list, items=Field(str, max_len=64)),
-)
-PERIOD = Schema(period=Field(float, min=0.01))
-STATUS_FIELDS = ("Timestamp", "State", "Message", "Err", "ContainerStatus", "PortStatus")
 MAX_STATUS_BATCH = 500
+MAX_BATCH_BYTES = 256 * 1024
 MAX_REDIRECTS = 3
 STEADY_SESSION = 1.0  # a session that lasted this long resets the backoff
 
@@ -49,14 +48,6 @@ class _SessionOver(Exception):
     def __init__(self, reason: str, leader: str | None = None) -> None:
         super().__init__(reason)
         self.leader = leader
-
-
-def _worker_status(status: dict) -> dict | None:
-    """The part of a status a worker reports, or None for states the worker does not own."""
-    state = status.get("State")
-    if STATE_VALUES.get(state, 0) <= STATE_VALUES["assigned"] or state in ("remove", "orphaned"):
-        return None
-    return {k: status[k] for k in STATUS_FIELDS if status.get(k) is not None}
 
 
 def _leader_of(exc: RemoteError) -> str | None:
@@ -88,7 +79,7 @@ class WorkerSession:
 
     def report(self, task_id: str, status: dict) -> None:
         """The agent's report callback: keep the latest status of each task for the next batch."""
-        status = _worker_status(status)
+        status = worker_status(status)
         if status is not None:
             self._pending[task_id] = status
             self._wake.set()
@@ -121,6 +112,8 @@ class WorkerSession:
             try:
                 await self._session(address)
             except _SessionOver as over:
+                if address == self.leader:
+                    self.leader = None  # gone or demoted: ask the others
                 if over.leader and over.leader not in tried and redirects < MAX_REDIRECTS:
                     redirects += 1
                     queue.insert(0, over.leader)
@@ -140,7 +133,7 @@ class WorkerSession:
             description = self.description() if callable(self.description) else self.description
             if description:
                 request["description"] = description
-            async with conn.stream("dispatcher.session", request) as reader:
+            async with conn.stream(SESSION_ROUTE, request) as reader:
                 hello = HELLO.validate(await reader.__anext__(), "dispatcher hello")
                 self.session_id = hello["session_id"]
                 self.leader = address
@@ -156,7 +149,7 @@ class WorkerSession:
         """Run the session until it ends (any error ends it; the caller reconnects)."""
         # what happened while no manager heard from us: the latest status of every task
         for task_id, status in self.agent.statuses().items():
-            status = _worker_status(status)
+            status = worker_status(status)
             if status is not None:
                 self._pending[task_id] = status
         self._wake.set()
@@ -168,6 +161,9 @@ class WorkerSession:
                 await fn(*args)
                 ended = ended or "the dispatcher ended the session"
             except (RemoteError, SchemaError, _SessionOver) as exc:
+                ended = ended or exc
+            except Exception as exc:  # a surprise ends this session, never the worker
+                log.exception("session %s failed", self.session_id)
                 ended = ended or exc
             nursery.cancel_scope.cancel()
 
@@ -185,9 +181,9 @@ class WorkerSession:
         while True:
             await trio.sleep(period)
             reply = await conn.request(
-                "dispatcher.heartbeat", {"session_id": session_id}, timeout=max(2 * period, 0.5)
+                HEARTBEAT_ROUTE, {"session_id": session_id}, timeout=max(2 * period, 0.5)
             )
-            period = PERIOD.validate(reply, "heartbeat reply")["period"]
+            period = HEARTBEAT_REPLY.validate(reply, "heartbeat reply")["period"]
 
     async def _send_statuses(self, conn) -> None:
         session_id = self.session_id
@@ -196,18 +192,26 @@ class WorkerSession:
                 self._wake = trio.Event()
                 await self._wake.wait()
                 continue
-            batch = dict(list(self._pending.items())[:MAX_STATUS_BATCH])
-            for task_id in batch:
-                del self._pending[task_id]
+            batch = self._take_batch()
             updates = [{"task_id": t, "status": s} for t, s in batch.items()]
             try:
-                await conn.request(
-                    "dispatcher.status", {"session_id": session_id, "updates": updates}
-                )
+                await conn.request(STATUS_ROUTE, {"session_id": session_id, "updates": updates})
             except BaseException:
                 for task_id, status in batch.items():
                     self._pending.setdefault(task_id, status)  # newer reports win
                 raise
+
+    def _take_batch(self) -> dict[str, dict]:
+        """The next reports to send: up to MAX_STATUS_BATCH, and well under a wire message."""
+        batch, size = {}, 0
+        for task_id, status in self._pending.items():
+            size += 200 + len(status.get("Message") or "") + len(status.get("Err") or "")
+            if batch and (len(batch) >= MAX_STATUS_BATCH or size > MAX_BATCH_BYTES):
+                break
+            batch[task_id] = status
+        for task_id in batch:
+            del self._pending[task_id]
+        return batch
 
     async def _receive_assignments(self, reader) -> None:
         expected = 1

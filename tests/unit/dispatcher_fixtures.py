@@ -22,7 +22,8 @@ from swarmlet.worker.session import WorkerSession
 
 from .store_fixtures import node, service, task
 
-PERIOD_NS = 200_000_000  # a 0.2 s heartbeat keeps the tests short
+PERIOD_NS = 1_000_000_000  # Swarmlet's default; generous on a loaded machine
+FAST_PERIOD_NS = 200_000_000  # where heartbeat expiry is what a test is about
 
 
 class _EventStream:
@@ -92,11 +93,11 @@ class ManagerNode:
         self.creds = creds
         self.node_id = creds.identity.node_id
         self.router = Router()
-        ctx = cluster.context()
-        if leader is not None:  # a follower: `leader` is the leader's ManagerNode
-            ctx = dataclasses.replace(ctx, is_leader=lambda: False)
+        # a follower knows the leader's ManagerNode; the leader has None here
+        self.leader = leader
+        ctx = dataclasses.replace(cluster.context(), is_leader=lambda: self.leader is None)
         self.dispatcher = Dispatcher(
-            ctx, leader_address=(lambda: leader.address) if leader is not None else lambda: None
+            ctx, leader_address=lambda: self.leader.address if self.leader else None
         )
         self.dispatcher.register_routes(self.router)
         self.transport = Transport(creds, self.router, listen=("127.0.0.1", 0))

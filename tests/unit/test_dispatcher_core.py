@@ -1,6 +1,7 @@
 """The dispatcher core: heartbeats and grace, assignment messages, status validation."""
 
-from swarmlet.manager.dispatcher_core import DispatcherCore, heartbeat_period
+from swarmlet.manager.dispatcher_core import STATUS_FIELDS, DispatcherCore, heartbeat_period
+from swarmlet.manager.dispatcher_protocol import STATUS, worker_status
 from swarmlet.store import Store, commands
 from swarmlet.store.objects import TASK, edit, with_status
 
@@ -282,3 +283,31 @@ def test_large_tasks_are_split_across_messages():
     msgs = w.core.take("n1", w.store)
     assert [(len(m["updates"]), m["removals"]) for m in msgs] == [(1, ["t0"]), (1, [])]
     assert [m["seq"] for m in msgs] == [4, 5]
+
+
+def test_worker_status_fits_the_wire_schema():
+    long = {"Timestamp": T0, "State": "failed", "Message": "m", "Err": "e" * 10_000}
+    fitted = worker_status({**long, "Extra": 1, "ContainerStatus": {"PID": 3, "Bad": [1]}})
+    assert STATUS.validate(fitted) == fitted
+    assert len(fitted["Err"]) == 4000 and "Extra" not in fitted
+    assert fitted["ContainerStatus"] == {"PID": 3}
+    assert worker_status({"State": "assigned"}) is None
+    assert worker_status({"State": "orphaned"}) is None
+    assert tuple(STATUS.fields) == STATUS_FIELDS
+
+
+def test_a_batch_of_large_tasks_is_cut_by_size():
+    w = World(batch_bytes=5000)
+    for i in range(4):
+        t = task(f"t{i}", "svc1", i + 1, "n1", "assigned")
+        t["Spec"]["ContainerSpec"]["Env"] = [f"BLOB={'x' * 2000}"]
+        w.do(commands.create(TASK, t))
+    w.core.register("n1", "s1", now=0.0)
+    w.core.report("n1", "s1", [(f"t{i}", status("running")) for i in range(4)], w.store)
+    sizes = []
+    while w.core.pending:
+        command, _ = w.core.flush(w.store, "now")
+        sizes.append(len(command["ops"]) if command["op"] == "batch" else 1)
+        w.do(command)
+    assert sizes == [3, 1]  # over the byte budget after the third
+    assert all(w.store.get(TASK, f"t{i}")["Status"]["State"] == "running" for i in range(4))

@@ -5,12 +5,19 @@ import pytest
 import trio
 
 from swarmlet.manager.context import LocalCluster
-from swarmlet.manager.dispatcher import SESSION_REQUEST, STATUS_REQUEST
+from swarmlet.manager.dispatcher_protocol import SESSION_REQUEST, STATUS_REQUEST
 from swarmlet.store.objects import NODE, TASK, dig
 from swarmlet.wire.mux import RemoteError, Router
 from swarmlet.wire.peers import Transport
 
-from .dispatcher_fixtures import ManagerNode, WorkerNode, add_task, eventually, setup_store
+from .dispatcher_fixtures import (
+    FAST_PERIOD_NS,
+    ManagerNode,
+    WorkerNode,
+    add_task,
+    eventually,
+    setup_store,
+)
 from .store_fixtures import task
 from .wire_fixtures import TestCluster
 
@@ -56,7 +63,7 @@ async def test_a_worker_that_stops_heartbeating_is_marked_down():
         mgr = ManagerNode(cl.creds("manager"), cluster)
         await mgr.start(nursery)
         worker = WorkerNode(cl.creds("worker"), [mgr.address])
-        await setup_store(cluster, [worker.node_id])
+        await setup_store(cluster, [worker.node_id], period_ns=FAST_PERIOD_NS)
         await worker.start(nursery)
         await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
 
@@ -106,7 +113,7 @@ async def test_reconnect_after_dispatcher_restart_reports_what_happened_meanwhil
         await eventually(lambda: state_of(cluster, TASK, "job1") == "complete", what="caught up")
         assert worker.session.registrations > first
         assert state_of(cluster, TASK, "svc1") == "running"
-        assert state_of(cluster, NODE, worker.node_id) == "ready"
+        await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
         nursery.cancel_scope.cancel()
 
 
@@ -230,7 +237,7 @@ async def test_the_leaders_own_worker_uses_the_same_transport():
         await own.start(nursery)
         await add_task(cluster, "task1", mgr.node_id)
         await eventually(lambda: state_of(cluster, TASK, "task1") == "running", what="running")
-        assert state_of(cluster, NODE, mgr.node_id) == "ready"
+        await eventually(lambda: state_of(cluster, NODE, mgr.node_id) == "ready", what="ready")
         nursery.cancel_scope.cancel()
 
 
@@ -268,4 +275,29 @@ async def test_the_worker_rebuilds_chunked_full_sets_and_registers_again_after_a
         await eventually(lambda: sorted(worker.agent.tasks) == ["a", "b"], what="both tasks")
         assert sorted(worker.session.assigned) == ["a", "b"]  # the removal after the gap is ignored
         await eventually(lambda: {"a", "b"} <= set(reports), what="reports")
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_worker_follows_a_change_of_leader():
+    cl, cluster = TestCluster(), LocalCluster()
+    async with trio.open_nursery() as nursery:
+        first = ManagerNode(cl.creds("manager"), cluster)
+        await first.start(nursery)
+        second = ManagerNode(cl.creds("manager"), cluster, leader=first)
+        await second.start(nursery, dispatcher=False)
+        worker = WorkerNode(cl.creds("worker"), [first.address, second.address])
+        await setup_store(cluster, [worker.node_id])
+        await worker.start(nursery)
+        await add_task(cluster, "task1", worker.node_id)
+        await eventually(lambda: state_of(cluster, TASK, "task1") == "running", what="running")
+        assert worker.session.leader == first.address
+
+        first.stop_dispatcher()  # leadership moves to the second manager
+        first.leader, second.leader = second, None
+        await second.start_dispatcher(nursery)
+        await eventually(lambda: worker.session.leader == second.address, what="followed")
+        await eventually(lambda: worker.session.session_id is not None, what="registered")
+        worker.executor.exit("task1", 0)
+        await eventually(lambda: state_of(cluster, TASK, "task1") == "complete", what="complete")
+        await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
         nursery.cancel_scope.cancel()
