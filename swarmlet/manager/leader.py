@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import AsyncIterable, Callable
 
 import trio
 
@@ -92,6 +93,9 @@ class LeaderServices:
     async def run(self) -> None:
         sub = self.store.watch(kinds=WATCHED_KINDS, predicate=self._poke)
         try:
+            # A new leader may not have applied all that its predecessor committed: plan
+            # from everything, or it would create tasks for slots already filled.
+            await self.ctx.read_barrier()
             self._rebuild()
             while True:
                 await self._converge()
@@ -371,3 +375,29 @@ class LeaderServices:
                 self._schedule = True
             else:
                 self._retry_later(_PASS)
+
+
+async def follow_leadership(
+    ctx: ClusterContext,
+    leading: AsyncIterable[bool],
+    services: Callable[[ClusterContext], LeaderServices] | None = None,
+) -> None:
+    """Run the leader's services while this node leads: a fresh `LeaderServices` (state
+    rebuilt from the store) each time `leading` says True, cancelled when it says False.
+    The node feeds it its raft role changes; it returns when `leading` ends."""
+    make = services or LeaderServices
+    async with trio.open_nursery() as nursery:
+        scope: trio.CancelScope | None = None
+        async for now_leading in leading:
+            if now_leading and scope is None:
+                scope = await nursery.start(_run_in_scope, make(ctx))
+            elif not now_leading and scope is not None:
+                scope.cancel()
+                scope = None
+        nursery.cancel_scope.cancel()
+
+
+async def _run_in_scope(services: LeaderServices, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    with trio.CancelScope() as scope:
+        task_status.started(scope)
+        await services.run()

@@ -83,8 +83,8 @@ class Harness:
 
     # -- the leader -------------------------------------------------------------------------
 
-    async def start_leader(self) -> LeaderServices:
-        leader = LeaderServices(self.ctx)
+    async def start_leader(self, **options) -> LeaderServices:
+        leader = LeaderServices(self.ctx, **options)
         scope = trio.CancelScope()
 
         async def lead():
@@ -167,7 +167,7 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def harness(nodes: int = 3, workers: bool = True):
+async def harness(nodes: int = 3, workers: bool = True, leader: bool = True):
     cluster = LocalCluster()
     async with trio.open_nursery() as nursery:
         h = Harness(cluster, nursery)
@@ -175,7 +175,8 @@ async def harness(nodes: int = 3, workers: bool = True):
             await h.add_node(f"node{i}")
         if workers:
             nursery.start_soon(h.workers.run)
-        await h.start_leader()
+        if leader:
+            await h.start_leader()
         try:
             yield h
         finally:

@@ -306,3 +306,107 @@ async def test_loop_stops_when_cancelled_and_a_new_leader_picks_up():
         new = await h.start_leader()
         assert isinstance(new, LeaderServices) and new is not old
         await h.eventually(lambda: h.converged(sid, 4), "the new leader scales to 4")
+
+
+async def test_restart_delay_is_kept_by_a_timer():
+    async with harness(nodes=1) as h:
+        delayed = spec(replicas=1)
+        delayed["TaskTemplate"]["RestartPolicy"]["Delay"] = 200_000_000  # 0.2 s
+        sid = await h.create_service(delayed)
+        await h.eventually(lambda: h.converged(sid, 1), "running")
+        first = h.running(sid)[0]["ID"]
+        h.workers.crash.add(first)
+        # The replacement waits (desired state ready) until its delay is over; nothing but
+        # the leader's timer moves it on.
+        await h.eventually(
+            lambda: any(t["DesiredState"] == "ready" for t in h.store.tasks_by_service(sid)),
+            "replacement waits",
+        )
+        await h.eventually(
+            lambda: h.converged(sid, 1) and h.running(sid)[0]["ID"] != first, "restarted"
+        )
+        replacement = h.running(sid)[0]
+        assert replacement["StartAfter"] > h.store.get("task", first)["Status"]["Timestamp"]
+
+
+async def test_node_removed_tasks_replaced():
+    async with harness(nodes=3) as h:
+        sid = await h.create_service(spec(replicas=3))
+        await h.eventually(lambda: h.converged(sid, 3), "3 running")
+        await h.propose(commands.delete("node", "node3"))
+        await h.eventually(
+            lambda: h.converged(sid, 3) and "node3" not in nodes_of(h.running(sid)),
+            "tasks of the removed node replaced",
+        )
+
+
+async def test_manual_rollback_completes():
+    from swarmlet.manager import controlapi
+
+    async with harness(nodes=2) as h:
+        sid = await h.create_service(spec(replicas=2))
+        await h.eventually(lambda: h.converged(sid, 2), "2 running")
+        await h.update_service(
+            sid, lambda s: s["TaskTemplate"]["ContainerSpec"].update(Image="busybox:v2")
+        )
+        await h.eventually(
+            lambda: dig(h.store.get("service", sid), "UpdateStatus.State") == "completed",
+            "update completed",
+        )
+        current = h.store.get("service", sid)
+        await h.propose(
+            controlapi.rollback_service(current, current["Version"]["Index"], h.ctx.timestamp())
+        )
+        await h.eventually(
+            lambda: dig(h.store.get("service", sid), "UpdateStatus.State") == "rollback_completed",
+            "rollback completed",
+        )
+        assert h.converged(sid, 2)
+        assert {dig(t, "Spec.ContainerSpec.Image") for t in h.running(sid)} == {"busybox:latest"}
+
+
+async def test_no_leader_for_a_while_then_converges():
+    from swarmlet.manager.context import NotLeaderError
+
+    async with harness(nodes=2, leader=False) as h:
+        propose = h.ctx.propose
+        refusals = []
+
+        async def no_quorum_at_first(command):
+            if len(refusals) < 3:
+                refusals.append(command)
+                raise NotLeaderError("no leader")
+            return await propose(command)
+
+        h.ctx.propose = no_quorum_at_first
+        sid = await h.create_service(spec(replicas=2))
+        await h.start_leader(retry_delay=0.01)
+        await h.eventually(lambda: h.converged(sid, 2), "converged once writes go through")
+        assert len(refusals) == 3
+
+
+async def test_follow_leadership_starts_and_stops_the_services():
+    from swarmlet.manager.leader import follow_leadership
+
+    async with harness(nodes=2, leader=False) as h:
+        started = []
+
+        def make(ctx):
+            started.append(LeaderServices(ctx))
+            return started[-1]
+
+        send, receive = trio.open_memory_channel(0)
+        h.nursery.start_soon(follow_leadership, h.ctx, receive, make)
+        watchers = len(h.store._subscriptions)
+        sid = await h.create_service(spec(replicas=2))
+        await send.send(True)
+        await h.eventually(lambda: h.converged(sid, 2), "converged while leading")
+        await send.send(False)
+        await h.eventually(lambda: len(h.store._subscriptions) == watchers, "stopped")
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=3))
+        await trio.sleep(0.05)
+        assert len(h.running(sid)) == 2  # nobody leads: nothing changes
+        await send.send(True)
+        await h.eventually(lambda: h.converged(sid, 3), "the next term picks up")
+        assert len(started) == 2 and started[0] is not started[1]
+        await send.aclose()
