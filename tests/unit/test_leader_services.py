@@ -470,3 +470,31 @@ async def test_converges_through_faults_with_raft_latency(seed):
         for sid in (web, api):
             active = [t for t in h.store.tasks_by_service(sid) if t["DesiredState"] == "running"]
             assert sorted(t["Slot"] for t in active) == list(range(1, replicas[sid] + 1))
+
+
+async def test_an_unreadable_service_does_not_stop_the_others():
+    async with harness(nodes=2) as h:
+        bad = _create_without_checks(h, spec(name="bad", replicas=1))
+        bad["object"]["Spec"]["Mode"] = {"Replicated": {"Replicas": "many"}}
+        bad_id = (await h.propose(bad))["ID"]
+        sid = await h.create_service(spec(replicas=2))
+        await h.eventually(lambda: h.converged(sid, 2), "the good service runs")
+        assert h.store.tasks_by_service(bad_id) == []
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=3))
+        await h.eventually(lambda: h.converged(sid, 3), "and keeps being served")
+
+
+async def test_snapshot_restore_rebuilds_the_loop_state():
+    async with harness(nodes=2) as h:
+        sid = await h.create_service(spec(replicas=2))
+        await h.eventually(lambda: h.converged(sid, 2), "2 running")
+        snapshot = h.store.snapshot()
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=4))
+        await h.eventually(lambda: h.converged(sid, 4), "4 running")
+        # An InstallSnapshot from a peer: the store goes back; the loop re-reads everything.
+        h.store.restore(snapshot)
+        assert len(h.running(sid)) == 2
+        await h.add_node("node3")
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=3))
+        await h.eventually(lambda: h.converged(sid, 3), "3 running after the restore")
+        assert "node3" in nodes_of(h.running(sid))
