@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import AsyncIterable, Callable
 
 import trio
 
@@ -92,9 +93,17 @@ class LeaderServices:
     async def run(self) -> None:
         sub = self.store.watch(kinds=WATCHED_KINDS, predicate=self._poke)
         try:
+            # A new leader may not have applied all that its predecessor committed: plan
+            # from everything, or it would create tasks for slots already filled.
+            await self.ctx.read_barrier()
             self._rebuild()
             while True:
-                await self._converge()
+                try:
+                    await self._converge()
+                except Exception:  # a bug must not take the leader's services down for good
+                    log.exception("leader services: pass failed; trying again")
+                    await trio.sleep(self.retry_delay)
+                    self._schedule = True
                 await self._wait(sub)
                 if sub.overflowed or sub.closed:
                     if sub.closed:  # cannot happen with our predicate; re-subscribe anyway
@@ -152,34 +161,38 @@ class LeaderServices:
 
     def _absorb(self, events) -> None:
         for event in events:
+            try:
+                self._absorb_one(event)
+            except Exception:  # an object the scheduler cannot read: it is skipped
+                log.exception("leader services: cannot take in %s %s", event.kind, event.action)
             if event.action == RESET:
-                self._rebuild()
                 return
-            obj = event.object
-            if event.kind == "service":
-                self._dirty.add(obj["ID"])
-            elif event.kind == "task":
-                if event.action == "remove":
-                    self.scheduler.forget_task(obj["ID"])
-                else:
-                    self.scheduler.track_task(obj)
-                self._dirty.add(obj.get("ServiceID", ""))
-                self._schedule = True
-            elif event.kind == "node":
-                self._node_changed(event)
-            elif event.kind == "cluster":
-                limit = history_limit(obj if event.action != "remove" else None)
-                if limit != self.orchestrator.history_limit:
-                    self.orchestrator.history_limit = limit
-                    self._dirty.update(s["ID"] for s in self.store.list("service"))
         self._dirty.discard("")
+
+    def _absorb_one(self, event) -> None:
+        if event.action == RESET:
+            self._rebuild()
+            return
+        obj = event.object
+        if event.kind == "service":
+            self._dirty.add(obj["ID"])
+        elif event.kind == "task":
+            self._dirty.add(obj.get("ServiceID", ""))
+            self._schedule = True
+            if event.action == "remove":
+                self.scheduler.forget_task(obj["ID"])
+            else:
+                self.scheduler.track_task(obj)
+        elif event.kind == "node":
+            self._node_changed(event)
+        elif event.kind == "cluster":
+            limit = history_limit(obj if event.action != "remove" else None)
+            if limit != self.orchestrator.history_limit:
+                self.orchestrator.history_limit = limit
+                self._dirty.update(s["ID"] for s in self.store.list("service"))
 
     def _node_changed(self, event) -> None:
         node = event.object
-        if event.action == "remove":
-            self.scheduler.remove_node(node["ID"])
-        else:
-            self.scheduler.upsert_node(node)
         self._dirty.update(t.get("ServiceID", "") for t in self.store.tasks_by_node(node["ID"]))
         self._dirty.update(
             s["ID"]
@@ -187,6 +200,10 @@ class LeaderServices:
             if service_mode(s) in ("global", "global-job")
         )
         self._schedule = True
+        if event.action == "remove":
+            self.scheduler.remove_node(node["ID"])
+        else:
+            self.scheduler.upsert_node(node)
 
     async def _converge(self) -> None:
         await self._allocate_services()
@@ -237,15 +254,19 @@ class LeaderServices:
         services.extend(filter(None, map(self._service, sorted(self._alloc_errors))))
         for service in services:
             sid = service["ID"]
-            if not self.allocator.needs_update(service):
-                self._alloc_errors.pop(sid, None)
-                continue
             try:
+                if not self.allocator.needs_update(service):
+                    self._alloc_errors.pop(sid, None)
+                    continue
                 endpoint = self.allocator.endpoint(service)
             except AllocationError as exc:
                 if self._alloc_errors.get(sid) != str(exc):
                     log.warning("service %s: %s", sid, exc)
                 self._alloc_errors[sid] = str(exc)
+                continue
+            except Exception:
+                log.exception("service %s: cannot allocate", sid)
+                self._retry_later(sid)
                 continue
             self._alloc_errors.pop(sid, None)
             updated = edit(service)
@@ -289,13 +310,18 @@ class LeaderServices:
             service = self.store.get("service", sid)
             tasks = self.store.tasks_by_service(sid)
             nodes = self._nodes_by_id()
-            if service is None:
-                if not tasks:
-                    self._wake.pop(sid, None)
-                    continue
-                plan = self.orchestrator.remove_service(sid, tasks, nodes)
-            else:
-                plan = self.orchestrator.reconcile(service, tasks, nodes, self.ctx.now())
+            if service is None and not tasks:
+                self._wake.pop(sid, None)
+                continue
+            try:
+                if service is None:
+                    plan = self.orchestrator.remove_service(sid, tasks, nodes)
+                else:
+                    plan = self.orchestrator.reconcile(service, tasks, nodes, self.ctx.now())
+            except Exception:  # an object the orchestrator cannot read: skip it, not the loop
+                log.exception("service %s: cannot reconcile", sid)
+                self._retry_later(sid)
+                continue
             if plan.wake_at is None:
                 self._wake.pop(sid, None)
             else:
@@ -347,7 +373,12 @@ class LeaderServices:
         pending = [t for t in self.store.tasks_by_state("pending") if is_active(t)]
         if not pending:
             return
-        result = self.scheduler.schedule(pending)
+        try:
+            result = self.scheduler.schedule(pending)
+        except Exception:  # a task the scheduler cannot read: log, try again later
+            log.exception("scheduling %d tasks failed", len(pending))
+            self._retry_later(_PASS)
+            return
         now = self.ctx.timestamp()
         ops = []
         for task, node_id in result.assigned:
@@ -371,3 +402,29 @@ class LeaderServices:
                 self._schedule = True
             else:
                 self._retry_later(_PASS)
+
+
+async def follow_leadership(
+    ctx: ClusterContext,
+    leading: AsyncIterable[bool],
+    services: Callable[[ClusterContext], LeaderServices] | None = None,
+) -> None:
+    """Run the leader's services while this node leads: a fresh `LeaderServices` (state
+    rebuilt from the store) each time `leading` says True, cancelled when it says False.
+    The node feeds it its raft role changes; it returns when `leading` ends."""
+    make = services or LeaderServices
+    async with trio.open_nursery() as nursery:
+        scope: trio.CancelScope | None = None
+        async for now_leading in leading:
+            if now_leading and scope is None:
+                scope = await nursery.start(_run_in_scope, make(ctx))
+            elif not now_leading and scope is not None:
+                scope.cancel()
+                scope = None
+        nursery.cancel_scope.cancel()
+
+
+async def _run_in_scope(services: LeaderServices, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    with trio.CancelScope() as scope:
+        task_status.started(scope)
+        await services.run()

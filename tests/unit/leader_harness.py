@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import random
 
 import trio
 
@@ -17,7 +18,7 @@ from swarmlet.manager import controlapi
 from swarmlet.manager.context import LocalCluster
 from swarmlet.manager.leader import LeaderServices
 from swarmlet.manager.orchestrator.tasks import has_ended, is_active, state
-from swarmlet.store import commands
+from swarmlet.store import OutOfSequence, commands
 from swarmlet.store.objects import dig, edit, with_status
 
 EVENTUALLY = 15.0  # a deadline for "eventually", never a measure
@@ -67,6 +68,20 @@ class FakeWorkers:
             )
 
 
+class SlowRaft(LocalCluster):
+    """Commands apply after a random delay, as through raft: other writes (the workers')
+    land between a proposer's read and its write, and some of its writes lose the race."""
+
+    def __init__(self, latency: float, seed: int):
+        super().__init__()
+        self.latency = latency
+        self.rng = random.Random(seed)
+
+    async def propose(self, command: dict):
+        await trio.sleep(self.rng.uniform(0, self.latency))
+        return await super().propose(command)
+
+
 class Harness:
     """A cluster of ready nodes, the leader's loop and the workers, in one trio nursery."""
 
@@ -83,8 +98,8 @@ class Harness:
 
     # -- the leader -------------------------------------------------------------------------
 
-    async def start_leader(self) -> LeaderServices:
-        leader = LeaderServices(self.ctx)
+    async def start_leader(self, **options) -> LeaderServices:
+        leader = LeaderServices(self.ctx, **options)
         scope = trio.CancelScope()
 
         async def lead():
@@ -111,30 +126,44 @@ class Harness:
         cmd["object"]["Status"]["State"] = "ready"
         return await self.propose(cmd)
 
+    async def read_modify_write(self, make_command) -> dict:
+        """Propose `make_command()` until it does not lose a race (as a client retries)."""
+        while True:
+            result = await self.cluster.propose(make_command())
+            if not isinstance(result.error, OutOfSequence):
+                return result.unwrap()
+
     async def set_node_state(self, node_id: str, value: str) -> None:
-        node = edit(self.store.get("node", node_id))
-        node["Status"]["State"] = value
-        await self.propose(commands.update("node", node))
+        def command():
+            node = edit(self.store.get("node", node_id))
+            node["Status"]["State"] = value
+            return commands.update("node", node)
+
+        await self.read_modify_write(command)
 
     async def set_availability(self, node_id: str, availability: str) -> None:
-        node = self.store.get("node", node_id)
-        cmd = controlapi.update_node(
-            node, {"Availability": availability}, node["Version"]["Index"], self.ctx.timestamp()
-        )
-        await self.propose(cmd)
+        def command():
+            node = self.store.get("node", node_id)
+            return controlapi.update_node(
+                node, {"Availability": availability}, node["Version"]["Index"], self.ctx.timestamp()
+            )
+
+        await self.read_modify_write(command)
 
     async def create_service(self, spec: dict) -> str:
         cmd = controlapi.create_service(spec, self.ctx.timestamp(), self.ctx.new_id(), self.store)
         return (await self.propose(cmd))["ID"]
 
     async def update_service(self, sid: str, mutate) -> None:
-        current = self.store.get("service", sid)
-        spec = edit(current["Spec"])
-        mutate(spec)
-        cmd = controlapi.update_service(
-            current, spec, current["Version"]["Index"], self.ctx.timestamp(), self.store
-        )
-        await self.propose(cmd)
+        def command():
+            current = self.store.get("service", sid)
+            spec = edit(current["Spec"])
+            mutate(spec)
+            return controlapi.update_service(
+                current, spec, current["Version"]["Index"], self.ctx.timestamp(), self.store
+            )
+
+        await self.read_modify_write(command)
 
     async def remove_service(self, sid: str) -> None:
         await self.propose(controlapi.remove_service(self.store.get("service", sid)))
@@ -167,15 +196,18 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def harness(nodes: int = 3, workers: bool = True):
-    cluster = LocalCluster()
+async def harness(
+    nodes: int = 3, workers: bool = True, leader: bool = True, latency: float = 0.0, seed: int = 0
+):
+    cluster = SlowRaft(latency, seed) if latency else LocalCluster()
     async with trio.open_nursery() as nursery:
         h = Harness(cluster, nursery)
         for i in range(1, nodes + 1):
             await h.add_node(f"node{i}")
         if workers:
             nursery.start_soon(h.workers.run)
-        await h.start_leader()
+        if leader:
+            await h.start_leader()
         try:
             yield h
         finally:
