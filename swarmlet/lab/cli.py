@@ -114,8 +114,6 @@ def _up(args: argparse.Namespace) -> int:
 
     try:
         layout = _swarm_layout(args)
-        if layout:
-            swarm.check_supported()
         lab = core.up(args.name, args.nodes)
         if layout:
             try:

@@ -221,7 +221,7 @@ class SwarmNode:
         router = Router()
         router.request("node.register", REGISTER, self._on_register)
         router.request("raft.join", RAFT_JOIN, self._on_raft_join, roles={"manager"})
-        policy = None
+        policy = SessionPolicy()
         if self.role == "manager":
             policy = SessionPolicy(authorize_join=self._authorize_join)
         host, _, port = self.settings["ListenAddr"].rpartition(":")
