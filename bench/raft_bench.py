@@ -130,11 +130,23 @@ class PysyncobjCluster:
 # --------------------------------------------------------------------------- load
 
 
+async def warm_up(c: Client, n: int = 50, timeout: float = 30.0) -> None:
+    """Writes until n succeed in a row (a fresh cluster may still be settling its leader)."""
+    ok = 0
+    with trio.fail_after(timeout):
+        while ok < n:
+            try:
+                await c.call("put", k=f"warm{ok}", v="x")
+                ok += 1
+            except ClientError:
+                ok = 0
+                await trio.sleep(0.1)
+
+
 async def sequential(address: str, n: int) -> dict:
     lat = []
     async with Client.connect(address) as c:
-        for i in range(50):
-            await c.call("put", k=f"warm{i}", v="x")
+        await warm_up(c)
         t0 = time.perf_counter()
         for i in range(n):
             t = time.perf_counter()
@@ -147,6 +159,7 @@ async def sequential(address: str, n: int) -> dict:
 async def in_flight(address: str, total: int, window: int) -> dict:
     lat = []
     async with Client.connect(address) as c:
+        await warm_up(c)
         counter = iter(range(total))
 
         async def worker():
