@@ -563,6 +563,11 @@ class RaftNode:
     # ---------------------------------------------------------------- follower: log
 
     def _handle_append(self, m: Message) -> None:
+        prev_index, prev_term = m.index, m.log_term
+        for e in m.entries:
+            if e.index != prev_index + 1 or e.term < prev_term or e.term > m.term:
+                return  # malformed: entries must follow each other, terms never go back
+            prev_index, prev_term = e.index, e.term
         if m.index < self.commit:
             self._send(Message(MSG_APP_RESP, self.id, m.frm, term=self.term, index=self.commit))
             return
