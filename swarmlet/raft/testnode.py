@@ -73,7 +73,12 @@ async def serve_requests(ws, answer) -> None:
         nursery.start_soon(writer)
         try:
             while True:
-                req = cbor2.loads(await ws.get_message())
+                data = await ws.get_message()
+                try:
+                    req = cbor2.loads(data, max_depth=8, allow_indefinite=False)
+                except (ValueError, cbor2.CBORDecodeError):
+                    await ws.aclose(1003, "bad frame")
+                    break
                 for r in req if isinstance(req, list) else [req]:
                     if isinstance(r, dict):
                         nursery.start_soon(one, r)

@@ -117,3 +117,15 @@ async def test_follower_far_behind_is_brought_back_by_snapshot(tmp_path):
         assert (await read_all(c, lagging, ["k0", "k199"])) == {"k0": "0", "k199": "199"}
     finally:
         c.stop_all()
+
+
+@pytest.mark.parametrize("cluster", [3], indirect=True)
+async def test_garbage_from_a_client_or_peer_does_not_kill_a_manager(cluster):
+    from trio_websocket import open_websocket_url
+
+    ld = await cluster.leader()
+    for addr in (cluster.client[ld], cluster.raft[ld]):
+        async with open_websocket_url(f"ws://{addr}/") as ws:
+            await ws.send_message(b"\xff\xfe not cbor")
+            await ws.send_message(b"\x9f")  # an indefinite list, never closed
+    await put_all(cluster, ld, [("still", "alive")])
