@@ -24,7 +24,7 @@ import trio
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from swarmlet.raft.testnode import Client, ClientError, LocalCluster, free_port  # noqa: E402
+from swarmlet.raft.testnode import Client, ClientError, LocalCluster, free_ports  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -90,8 +90,9 @@ def pysyncobj_node(argv: list[str]) -> None:
 class PysyncobjCluster:
     def __init__(self, n: int = 3):
         self.ids = [f"p{i + 1}" for i in range(n)]
-        self.raft = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
-        self.client = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
+        ports = free_ports(2 * n)
+        self.raft = {i: f"127.0.0.1:{p}" for i, p in zip(self.ids, ports, strict=False)}
+        self.client = {i: f"127.0.0.1:{p}" for i, p in zip(self.ids, ports[n:], strict=False)}
         self.procs = {}
 
     def start_all(self) -> None:
