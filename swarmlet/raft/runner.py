@@ -104,6 +104,7 @@ class RaftRunner:
         self.core: RaftNode | None = None
         self.applied = 0
         self.snapshots_installed = 0
+        self._last_leader: str | None = None
         self._ids = itertools.count(1)
         self._waiting: dict[int, list] = {}  # request id -> [event, result]
         self._reads: dict[bytes, list] = {}  # read context -> [event, index or None]
@@ -202,6 +203,13 @@ class RaftRunner:
         if rd.soft_state is not None:
             self._leader_changed.set()
             self._leader_changed = trio.Event()
+            if rd.soft_state.leader != self._last_leader:
+                # A proposal in flight may have been lost with the old leader: answer "unknown"
+                # now rather than at the deadline, so the caller can decide sooner.
+                self._last_leader = rd.soft_state.leader
+                waiting, self._waiting = self._waiting, {}
+                for w in waiting.values():
+                    w[0].set()
         if self._applied_waiters:
             keep = []
             for index, ev in self._applied_waiters:
@@ -271,7 +279,9 @@ class RaftRunner:
         self._wake.set()
         await waiter[0].wait()
         if waiter[1] is None:
-            raise RaftUnavailable("proposal timed out (it may still be applied)")
+            raise RaftUnavailable(
+                "no answer before the deadline or the leader changed (the write may still be applied)"
+            )
         return waiter[1][1]
 
     async def read(self, query, timeout: float | None = None) -> Any:
