@@ -104,7 +104,6 @@ class RaftRunner:
         self.core: RaftNode | None = None
         self.applied = 0
         self.snapshots_installed = 0
-        self._last_leader: str | None = None
         self._ids = itertools.count(1)
         self._waiting: dict[int, list] = {}  # request id -> [event, result]
         self._reads: dict[bytes, list] = {}  # read context -> [event, index or None]
@@ -203,13 +202,11 @@ class RaftRunner:
         if rd.soft_state is not None:
             self._leader_changed.set()
             self._leader_changed = trio.Event()
-            if rd.soft_state.leader != self._last_leader:
-                # A proposal in flight may have been lost with the old leader: answer "unknown"
-                # now rather than at the deadline, so the caller can decide sooner.
-                self._last_leader = rd.soft_state.leader
-                waiting, self._waiting = self._waiting, {}
-                for w in waiting.values():
-                    w[0].set()
+            # A proposal in flight may have been lost with the leader it went to: answer
+            # "unknown" now rather than at the deadline, so the caller can decide sooner.
+            lost = [r for r, w in self._waiting.items() if w[3] != rd.soft_state.leader]
+            for r in lost:
+                self._waiting.pop(r)[0].set()
         if self._applied_waiters:
             keep = []
             for index, ev in self._applied_waiters:
@@ -274,7 +271,7 @@ class RaftRunner:
                 if trio.current_time() >= deadline:
                     raise RaftUnavailable("no leader") from None
                 await trio.sleep(self.timing.tick)  # nothing was appended: safe to retry
-        waiter = [trio.Event(), None, deadline]
+        waiter = [trio.Event(), None, deadline, self.core.leader]
         self._waiting[req] = waiter
         self._wake.set()
         await waiter[0].wait()
