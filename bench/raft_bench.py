@@ -24,7 +24,7 @@ import trio
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from swarmlet.raft.testnode import Client, ClientError, LocalCluster, free_port  # noqa: E402
+from swarmlet.raft.testnode import Client, ClientError, LocalCluster, free_ports  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -90,8 +90,9 @@ def pysyncobj_node(argv: list[str]) -> None:
 class PysyncobjCluster:
     def __init__(self, n: int = 3):
         self.ids = [f"p{i + 1}" for i in range(n)]
-        self.raft = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
-        self.client = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
+        ports = free_ports(2 * n)
+        self.raft = {i: f"127.0.0.1:{p}" for i, p in zip(self.ids, ports, strict=False)}
+        self.client = {i: f"127.0.0.1:{p}" for i, p in zip(self.ids, ports[n:], strict=False)}
         self.procs = {}
 
     def start_all(self) -> None:
@@ -130,11 +131,23 @@ class PysyncobjCluster:
 # --------------------------------------------------------------------------- load
 
 
+async def warm_up(c: Client, n: int = 50, timeout: float = 30.0) -> None:
+    """Writes until n succeed in a row (a fresh cluster may still be settling its leader)."""
+    ok = 0
+    with trio.fail_after(timeout):
+        while ok < n:
+            try:
+                await c.call("put", k=f"warm{ok}", v="x")
+                ok += 1
+            except ClientError:
+                ok = 0
+                await trio.sleep(0.1)
+
+
 async def sequential(address: str, n: int) -> dict:
     lat = []
     async with Client.connect(address) as c:
-        for i in range(50):
-            await c.call("put", k=f"warm{i}", v="x")
+        await warm_up(c)
         t0 = time.perf_counter()
         for i in range(n):
             t = time.perf_counter()
@@ -147,6 +160,7 @@ async def sequential(address: str, n: int) -> dict:
 async def in_flight(address: str, total: int, window: int) -> dict:
     lat = []
     async with Client.connect(address) as c:
+        await warm_up(c)
         counter = iter(range(total))
 
         async def worker():

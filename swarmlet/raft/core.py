@@ -195,9 +195,8 @@ class RaftNode:
             self.term = 1
             self.commit = 1
             self._ready.entries.append(e)
-        self._apply_conf_up_to(self.snap.index, self.commit)
-        self.conf_applied_through = self.commit
         self.role = FOLLOWER
+        self._apply_conf_up_to(self.snap.index, self.commit)
         self.leader: str | None = None
         self.election_elapsed = 0
         self.heartbeat_elapsed = 0
@@ -563,6 +562,11 @@ class RaftNode:
     # ---------------------------------------------------------------- follower: log
 
     def _handle_append(self, m: Message) -> None:
+        prev_index, prev_term = m.index, m.log_term
+        for e in m.entries:
+            if e.index != prev_index + 1 or e.term < prev_term or e.term > m.term:
+                return  # malformed: entries must follow each other, terms never go back
+            prev_index, prev_term = e.index, e.term
         if m.index < self.commit:
             self._send(Message(MSG_APP_RESP, self.id, m.frm, term=self.term, index=self.commit))
             return
@@ -669,7 +673,6 @@ class RaftNode:
         self.commit = snap.index
         self.applied = snap.index
         self.conf = snap.config
-        self.conf_applied_through = snap.index
 
     # ---------------------------------------------------------------- commit
 
@@ -687,8 +690,7 @@ class RaftNode:
             if e.kind == ENTRY_CONF:
                 self.conf = ConfChange.decode(e.data).apply(self.conf)
                 changed = True
-        self.conf_applied_through = new
-        if changed and getattr(self, "role", None) == LEADER:
+        if changed and self.role == LEADER:
             self._leader_conf_changed()
 
     def _leader_conf_changed(self) -> None:

@@ -202,6 +202,11 @@ class RaftRunner:
         if rd.soft_state is not None:
             self._leader_changed.set()
             self._leader_changed = trio.Event()
+            # A proposal in flight may have been lost with the leader it went to: answer
+            # "unknown" now rather than at the deadline, so the caller can decide sooner.
+            lost = [r for r, w in self._waiting.items() if w[3] != rd.soft_state.leader]
+            for r in lost:
+                self._waiting.pop(r)[0].set()
         if self._applied_waiters:
             keep = []
             for index, ev in self._applied_waiters:
@@ -266,12 +271,14 @@ class RaftRunner:
                 if trio.current_time() >= deadline:
                     raise RaftUnavailable("no leader") from None
                 await trio.sleep(self.timing.tick)  # nothing was appended: safe to retry
-        waiter = [trio.Event(), None, deadline]
+        waiter = [trio.Event(), None, deadline, self.core.leader]
         self._waiting[req] = waiter
         self._wake.set()
         await waiter[0].wait()
         if waiter[1] is None:
-            raise RaftUnavailable("proposal timed out (it may still be applied)")
+            raise RaftUnavailable(
+                "no answer before the deadline or the leader changed (the write may still be applied)"
+            )
         return waiter[1][1]
 
     async def read(self, query, timeout: float | None = None) -> Any:

@@ -73,7 +73,12 @@ async def serve_requests(ws, answer) -> None:
         nursery.start_soon(writer)
         try:
             while True:
-                req = cbor2.loads(await ws.get_message())
+                data = await ws.get_message()
+                try:
+                    req = cbor2.loads(data, max_depth=8, allow_indefinite=False)
+                except (ValueError, cbor2.CBORDecodeError):
+                    await ws.aclose(1003, "bad frame")
+                    break
                 for r in req if isinstance(req, list) else [req]:
                     if isinstance(r, dict):
                         nursery.start_soon(one, r)
@@ -240,10 +245,18 @@ class Client:
         return w[1]["ok"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """n distinct free loopback ports (all held open until all are chosen)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 class LocalCluster:
@@ -251,8 +264,9 @@ class LocalCluster:
 
     def __init__(self, base: str, ids: list[str], *extra: str):
         self.base, self.ids, self.extra = base, ids, list(extra)
-        self.raft = {i: f"127.0.0.1:{free_port()}" for i in ids}
-        self.client = {i: f"127.0.0.1:{free_port()}" for i in ids}
+        ports = free_ports(2 * len(ids))
+        self.raft = {i: f"127.0.0.1:{p}" for i, p in zip(ids, ports, strict=False)}
+        self.client = {i: f"127.0.0.1:{p}" for i, p in zip(ids, ports[len(ids) :], strict=False)}
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, node_id: str) -> None:
@@ -285,8 +299,12 @@ class LocalCluster:
         self.procs[node_id] = p
 
     def start_all(self) -> None:
-        for i in self.ids:
-            self.start(i)
+        try:
+            for i in self.ids:
+                self.start(i)
+        except BaseException:
+            self.stop_all()
+            raise
 
     def kill(self, node_id: str, sig: int = signal.SIGKILL) -> None:
         p = self.procs.pop(node_id)

@@ -117,3 +117,22 @@ async def test_follower_far_behind_is_brought_back_by_snapshot(tmp_path):
         assert (await read_all(c, lagging, ["k0", "k199"])) == {"k0": "0", "k199": "199"}
     finally:
         c.stop_all()
+
+
+@pytest.mark.parametrize("cluster", [3], indirect=True)
+async def test_garbage_from_a_client_or_peer_does_not_kill_a_manager(cluster):
+    from trio_websocket import ConnectionClosed, open_websocket_url
+
+    ld = await cluster.leader()
+    for addr in (cluster.client[ld], cluster.raft[ld]):
+        # Not CBOR; an indefinite list never closed; CBOR that is not a message.
+        for junk in (b"\xff\xfe not cbor", b"\x9f", b"\x83\x01\x02\x03"):
+            try:
+                async with open_websocket_url(f"ws://{addr}/") as ws:
+                    await ws.send_message(junk)
+                    with trio.move_on_after(0.3):
+                        await ws.get_message()  # the server may close on us: fine
+            except ConnectionClosed:
+                pass
+    await put_all(cluster, ld, [("still", "alive")])
+    assert (await cluster.status(ld))["role"] == "leader"

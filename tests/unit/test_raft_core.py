@@ -408,3 +408,21 @@ def test_leader_counts_its_own_copy_only_once_durable():
     c.storage["n1"].save(rd)
     ld.advance(rd)
     assert ld.commit == ld.last_index
+
+
+def test_malformed_append_is_ignored():
+    c = Cluster(["n1", "n2", "n3"])
+    ld = c.elect("n1")
+    n2 = c.nodes["n2"]
+    before = n2.last_index
+    bad = Message(
+        "app",
+        "n1",
+        "n2",
+        term=ld.term,
+        index=n2.last_index,
+        log_term=n2.last_term,
+        entries=[Entry(ld.term, n2.last_index + 2, 0, b"gap")],
+    )
+    n2.step(bad)
+    assert n2.last_index == before and not n2.ready().messages
