@@ -67,7 +67,11 @@ class ManagerRuntime:
         self.peers = dict(peers or {})
         self.bootstrap = bootstrap
         self.timing = timing
-        self.leader_services = [self.publish_manager_status, *leader_services]
+        self.leader_services = [
+            self.publish_manager_status,
+            self.demote_managers,
+            *leader_services,
+        ]
         self.store = Store()
         self.raft: RaftRunner | None = None
         self.context = ClusterContext(
@@ -173,6 +177,45 @@ class ManagerRuntime:
                     await ctx.propose(commands.update("node", changed))
                 except NotLeaderError:
                     return
+            await trio.sleep(1.0)
+
+    async def set_manager_status(self, node_id: str, addr: str | None) -> None:
+        """Record (or, with addr None, clear) a node's ManagerStatus after a raft change."""
+        from swarmlet.store.objects import edit
+
+        for _ in range(5):  # a concurrent write to the node: read again and retry
+            node = self.store.get("node", node_id)
+            if node is None:
+                return
+            changed = edit(node)
+            if addr is None:
+                changed.pop("ManagerStatus", None)
+            else:
+                changed["ManagerStatus"] = {"Reachability": "reachable", "Addr": addr}
+            changed["UpdatedAt"] = self.context.timestamp()
+            result = await self.propose(commands.update("node", changed))
+            if result.ok:
+                return
+
+    async def demote_managers(self, ctx: ClusterContext) -> None:
+        """Nodes demoted in the store leave the raft group (the leader hands over first when
+        it is the one demoted; the next leader then finishes the removal)."""
+        from swarmlet.raft.core import NotLeader
+
+        while True:
+            members = self.raft.core.conf.members
+            for node in self.store.list("node"):
+                if node["Spec"].get("Role") == "manager" or node["ID"] not in members:
+                    continue
+                try:
+                    await self.raft.remove_member(node["ID"])
+                except NotLeader:
+                    return  # leadership moved: the new leader carries on
+                except RaftUnavailable as exc:
+                    log.warning("could not remove %s from raft yet: %s", node["ID"], exc)
+                    continue
+                self.raft.peers.pop(node["ID"], None)
+                await self.set_manager_status(node["ID"], None)
             await trio.sleep(1.0)
 
     def status(self) -> dict:

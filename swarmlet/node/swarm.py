@@ -6,6 +6,7 @@ the node is a manager.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -52,6 +53,8 @@ REGISTER = Schema(
     availability=Field(str, choices=("active", "pause", "drain")),
 )
 RAFT_JOIN = Schema(addr=Field(str, max_len=300))
+ROLE_QUERY = Schema()
+ROLE_CHECK_INTERVAL = 2.0
 
 
 def _host_description() -> dict:
@@ -192,9 +195,12 @@ class SwarmNode:
         return info
 
     def managers(self) -> dict[str, str]:
+        """Known managers (node ID -> address): the saved list, what raft knows, this node."""
+        known = {k: v for k, v in (self.settings.get("Managers") or {}).items() if k}
         if self.manager is not None and self.manager.raft is not None:
-            return dict(self.manager.raft.peers) | {self.node_id: self.settings["AdvertiseAddr"]}
-        return dict(self.settings.get("Managers") or {})
+            known |= self.manager.raft.peers
+            known[self.node_id] = self.settings["AdvertiseAddr"]
+        return known
 
     def context(self) -> ClusterContext:
         """The cluster for API handlers; Docker's refusal on a node that is not a manager."""
@@ -221,6 +227,7 @@ class SwarmNode:
         router = Router()
         router.request("node.register", REGISTER, self._on_register)
         router.request("raft.join", RAFT_JOIN, self._on_raft_join, roles={"manager"})
+        router.request("node.role", ROLE_QUERY, self._on_role)
         policy = SessionPolicy()
         if self.role == "manager":
             policy = SessionPolicy(authorize_join=self._authorize_join)
@@ -243,6 +250,7 @@ class SwarmNode:
                     if serve:
                         await nursery.start(self._run_gossip, router)
                         nursery.start_soon(self._run_worker)
+                        nursery.start_soon(self._follow_role)
                     ready.set()
 
         self.nursery.start_soon(run_all)
@@ -431,7 +439,7 @@ class SwarmNode:
                 raise
 
     async def _register_and_start(self, remote: str, body: dict, creds) -> None:
-        # a transport without the manager runtime first, to talk to the manager
+        # a transport alone first, to register with the manager
         role = self.settings["Role"]
         self.settings["Role"] = "worker"
         await self._start(bootstrap=None, serve=False)
@@ -445,17 +453,27 @@ class SwarmNode:
             "availability": body.get("Availability") or "active",
         }
         reply = await self._ask_leader(remote, "node.register", request)
-        managers = dict(reply["managers"])
-        if role == "manager":
-            reply = await self._ask_leader(
-                remote, "raft.join", {"addr": self.settings["AdvertiseAddr"]}
-            )
-            managers = dict(reply["managers"])
         await self._stop()
         self.settings["Role"] = role
-        self.settings["Managers"] = managers
+        self.settings["Managers"] = dict(reply["managers"])
+        if role == "manager":
+            await self._join_raft()
+        else:
+            self._save_settings()
+            await self._start(bootstrap=None)
+
+    async def _join_raft(self) -> None:
+        """Run the manager runtime first (an empty log, no vote yet), then ask the leader to
+        add this node: it catches up as a learner before it becomes a voter, so the swarm's
+        quorum never waits on a node that is not running raft."""
+        remotes = sorted(a for a in self.settings["Managers"].values() if a)
         self._save_settings()
         await self._start(bootstrap=None)
+        reply = await self._ask_leader(
+            remotes[0], "raft.join", {"addr": self.settings["AdvertiseAddr"]}
+        )
+        self.settings["Managers"] = dict(reply["managers"])
+        self._save_settings()
 
     async def _ask_leader(self, remote: str, kind: str, body: dict) -> dict:
         address = remote
@@ -521,7 +539,82 @@ class SwarmNode:
             raise RemoteError("not_leader", self._leader_address())
         await self.manager.raft.add_member(peer.node_id, body["addr"])
         self.manager.raft.peers[peer.node_id] = body["addr"]
+        await self.manager.set_manager_status(peer.node_id, body["addr"])
         return {"managers": self.managers()}
+
+    def _issue(self, node_id: str, role: str, pubkey: bytes):
+        cluster = self.manager.store.cluster()
+        if self._root is None:
+            self._root = ClusterRoot.from_bytes(base64.b64decode(cluster[SWARMLET_KEY]["RootKey"]))
+        return self._root.issue(node_id, role, pubkey, time.time())
+
+    async def _on_role(self, peer, body) -> dict:
+        """A node asks which role it should have; a certificate for it when that changed.
+        A demoted manager gets its worker certificate only once raft has let it go."""
+        if self.manager is None:
+            raise RemoteError("not_manager", "")
+        node = self.manager.store.get("node", peer.node_id)
+        if node is None:
+            raise RemoteError("unknown_node", "this node is not part of the swarm")
+        want = node["Spec"].get("Role") or "worker"
+        if want == peer.role:
+            return {"role": want}
+        if want == "worker" and peer.node_id in self.manager.raft.core.conf.members:
+            return {"role": peer.role}
+        cert = self._issue(peer.node_id, want, peer.certificate.pubkey)
+        return {"role": want, "cert": cert.to_bytes()}
+
+    async def _follow_role(self) -> None:
+        """Promotion and demotion: ask a manager which role this node should have, and
+        switch when a certificate for a new role arrives."""
+        from swarmlet.security.certs import Certificate
+        from swarmlet.security.node_files import save_membership
+
+        me = self.settings["AdvertiseAddr"]
+        while True:
+            await trio.sleep(ROLE_CHECK_INTERVAL)
+            # another manager: a removed manager may never hear of its own removal
+            for address in sorted(a for a in self.managers().values() if a and a != me):
+                try:
+                    reply = await self.transport.request(address, "node.role", {}, timeout=5)
+                except (RemoteError, OSError):
+                    continue
+                if "cert" in reply:
+                    cert = Certificate.from_bytes(reply["cert"])
+                    membership = load_membership(self.data_dir)
+                    if membership is None or cert.node_id != self.node_id:
+                        break
+                    save_membership(self.data_dir, cert, membership[1])
+                    log.info("this node's role is now %s", cert.role)
+                    self.nursery.start_soon(self._switch_role, cert.role)
+                    return
+                break
+
+    async def _switch_role(self, role: str) -> None:
+        """Restart this node's runtime in its new role. Never raises: a failure is logged
+        and the node runs on in the role its certificate now says."""
+        async with self._lock:
+            if not self.settings or self.role == role:
+                return
+            try:
+                known = self.managers()  # raft's view goes with the runtime: keep it
+                await self._stop()
+                self.settings["Managers"] = known
+                self.settings["Role"] = role
+                if role == "manager":
+                    await self._join_raft()
+                    return
+                for name in (RAFT_DB, RAFT_DB + "-wal", RAFT_DB + "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(self.data_dir, name))
+                self.settings["Managers"].pop(self.node_id, None)
+                self._save_settings()
+                await self._start(bootstrap=None)
+            except Exception:
+                log.exception("could not switch this node to the %s role", role)
+                if self.transport is None:
+                    with contextlib.suppress(Exception):
+                        await self._start(bootstrap=None)
 
     # -- leave --------------------------------------------------------------------------
 

@@ -109,3 +109,12 @@ def test_restarted_worker_rejoins_from_its_data_dir(lab, swarm):
     lab.start("node4")
     assert "Swarm: active" in lab.swarmlet("node4", "info").stdout
     eventually(lambda: "node4 Ready " in node_rows(lab, "node2"))
+
+
+def test_promote_and_demote_move_a_node_in_and_out_of_the_managers(lab, swarm):
+    lab.swarmlet("node2", "node", "promote", "node4")
+    eventually(lambda: "node4 Ready Reachable" in node_rows(lab, "node2"))
+    assert "Is Manager: true" in lab.swarmlet("node4", "info").stdout
+    lab.swarmlet("node4", "node", "demote", "node4")
+    eventually(lambda: "node4 Ready " in node_rows(lab, "node2"))
+    eventually(lambda: "Is Manager: false" in lab.swarmlet("node4", "info").stdout)
