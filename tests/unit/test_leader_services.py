@@ -498,3 +498,40 @@ async def test_snapshot_restore_rebuilds_the_loop_state():
         await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=3))
         await h.eventually(lambda: h.converged(sid, 3), "3 running after the restore")
         assert "node3" in nodes_of(h.running(sid))
+
+
+async def test_host_mode_ports_one_task_per_node_and_a_port_change_rolls_tasks():
+    def published(n):
+        return {
+            "Ports": [
+                {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": n, "PublishMode": "host"}
+            ]
+        }
+
+    async with harness(nodes=2) as h:
+        sid = await h.create_service(spec(replicas=3, EndpointSpec=published(8080)))
+        reason = "no suitable node (host-mode port already in use on 2 nodes)"
+        await h.eventually(
+            lambda: (
+                len(h.running(sid)) == 2
+                and [
+                    dig(t, "Status.Err")
+                    for t in h.store.tasks_by_service(sid)
+                    if state(t) == "pending"
+                ]
+                == [reason]
+            ),
+            "two placed, the third waits for a free port",
+        )
+        assert nodes_of(h.running(sid)) == ["node1", "node2"]
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=2))
+        await h.update_service(sid, lambda s: s.update(EndpointSpec=published(8081)))
+        await h.eventually(
+            lambda: (
+                dig(h.store.get("service", sid), "UpdateStatus.State") == "completed"
+                and h.converged(sid, 2)
+            ),
+            "the port change rolled out",
+        )
+        ports = {t["Endpoint"]["Ports"][0]["PublishedPort"] for t in h.running(sid)}
+        assert ports == {8081}

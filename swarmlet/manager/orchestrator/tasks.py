@@ -120,9 +120,9 @@ def new_task(
         task["Slot"] = slot
     if node_id:
         task["NodeID"] = node_id
-    ports = (service.get("Endpoint") or {}).get("Ports") or (
-        (spec.get("EndpointSpec") or {}).get("Ports")
-    )
+    # The ports the spec asks for (the allocator gives the task the allocated ones when it
+    # moves on to PENDING): a new task is never dirty for ports not yet allocated.
+    ports = (spec.get("EndpointSpec") or {}).get("Ports")
     if ports:
         task["Endpoint"] = {"Ports": copy.deepcopy(ports)}
     if start_after is not None:
