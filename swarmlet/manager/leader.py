@@ -95,7 +95,7 @@ class LeaderServices:
         try:
             # A new leader may not have applied all that its predecessor committed: plan
             # from everything, or it would create tasks for slots already filled.
-            await self.ctx.read_barrier()
+            await self._catch_up()
             self._rebuild()
             while True:
                 try:
@@ -116,6 +116,15 @@ class LeaderServices:
                     self._absorb(sub.drain())
         finally:
             self.store.unwatch(sub)
+
+    async def _catch_up(self) -> None:
+        while True:
+            try:
+                await self.ctx.read_barrier()
+                return
+            except NotLeaderError as exc:  # between terms: the node cancels us if it must
+                log.warning("leader services: waiting for the store to catch up: %s", exc)
+                await trio.sleep(self.retry_delay)
 
     def _poke(self, event) -> bool:
         """Watch predicate: wakes the loop (the store applies on the trio thread)."""
@@ -148,16 +157,22 @@ class LeaderServices:
         overflowed watch)."""
         self.scheduler = Scheduler()
         for node in self.store.list("node"):
-            self.scheduler.upsert_node(node)
+            self._guarded(self.scheduler.upsert_node, node)
         tasks = self.store.list("task")
         for task in tasks:
-            self.scheduler.track_task(task)
+            self._guarded(self.scheduler.track_task, task)
         services = self.store.list("service")
         self.allocator.rebuild(services)
         self.orchestrator.history_limit = history_limit(self.store.cluster())
         self._dirty = {s["ID"] for s in services} | {t.get("ServiceID", "") for t in tasks}
         self._dirty.discard("")
         self._schedule = True
+
+    def _guarded(self, take_in, obj: dict) -> None:
+        try:
+            take_in(obj)
+        except Exception:  # an object the scheduler cannot read: it is left out
+            log.exception("leader services: cannot take in %s", obj.get("ID"))
 
     def _absorb(self, events) -> None:
         for event in events:

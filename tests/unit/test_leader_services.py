@@ -380,11 +380,19 @@ async def test_no_leader_for_a_while_then_converges():
                 raise NotLeaderError("no leader")
             return await propose(command)
 
+        barriers = []
+
+        async def barrier_without_quorum_at_first():
+            barriers.append(None)
+            if len(barriers) < 3:
+                raise NotLeaderError("no leader")
+
         h.ctx.propose = no_quorum_at_first
+        h.ctx.read_barrier = barrier_without_quorum_at_first
         sid = await h.create_service(spec(replicas=2))
         await h.start_leader(retry_delay=0.01)
         await h.eventually(lambda: h.converged(sid, 2), "converged once writes go through")
-        assert len(refusals) == 3
+        assert len(refusals) == 3 and len(barriers) == 3
 
 
 async def test_follow_leadership_starts_and_stops_the_services():
