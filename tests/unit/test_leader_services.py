@@ -543,3 +543,18 @@ async def test_host_mode_ports_one_task_per_node_and_a_port_change_rolls_tasks()
         )
         ports = {t["Endpoint"]["Ports"][0]["PublishedPort"] for t in h.running(sid)}
         assert ports == {8081}
+
+
+async def test_replicated_job_runs_to_completion():
+    async with harness(nodes=2) as h:
+        job = spec(replicas=1, image="busybox:job")
+        job["Mode"] = {"ReplicatedJob": {"MaxConcurrent": 2, "TotalCompletions": 5}}
+        sid = await h.create_service(job)
+
+        def completed():
+            return [t for t in h.store.tasks_by_service(sid) if state(t) == "complete"]
+
+        await h.eventually(lambda: len(completed()) == 5, "5 completions")
+        assert sorted(t["Slot"] for t in completed()) == [1, 2, 3, 4, 5]
+        await trio.sleep(0.05)
+        assert len(h.store.tasks_by_service(sid)) == 5  # and no more tasks
