@@ -69,11 +69,15 @@ class LeaderServices:
         *,
         batch_window: float = BATCH_WINDOW,
         retry_delay: float = RETRY_DELAY,
+        watch_queue: int = 100_000,
     ) -> None:
         self.ctx = ctx
         self.store = ctx.store
         self.batch_window = batch_window
         self.retry_delay = retry_delay
+        # Events held between passes; beyond this the watch overflows and the loop re-reads
+        # the whole store instead (cheaper than following a flood event by event).
+        self.watch_queue = watch_queue
         self.orchestrator = Orchestrator(ctx.new_id, history_limit(self.store.cluster()))
         self.scheduler = Scheduler()
         self.allocator = Allocator()
@@ -87,11 +91,12 @@ class LeaderServices:
         # What happened, for logs and tests: proposals made and lost races retried.
         self.proposals = 0
         self.retries = 0
+        self.rebuilds = 0
 
     # -- the loop -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        sub = self.store.watch(kinds=WATCHED_KINDS, predicate=self._poke)
+        sub = self._subscribe()
         try:
             # A new leader may not have applied all that its predecessor committed: plan
             # from everything, or it would create tasks for slots already filled.
@@ -108,7 +113,7 @@ class LeaderServices:
                 if sub.overflowed or sub.closed:
                     if sub.closed:  # cannot happen with our predicate; re-subscribe anyway
                         self.store.unwatch(sub)
-                        sub = self.store.watch(kinds=WATCHED_KINDS, predicate=self._poke)
+                        sub = self._subscribe()
                     sub.drain()
                     sub.resync()
                     self._rebuild()
@@ -116,6 +121,11 @@ class LeaderServices:
                     self._absorb(sub.drain())
         finally:
             self.store.unwatch(sub)
+
+    def _subscribe(self):
+        return self.store.watch(
+            kinds=WATCHED_KINDS, predicate=self._poke, max_queue=self.watch_queue
+        )
 
     async def _catch_up(self) -> None:
         while True:
@@ -155,6 +165,7 @@ class LeaderServices:
     def _rebuild(self) -> None:
         """Derive everything from the store (at start, after a snapshot restore or an
         overflowed watch)."""
+        self.rebuilds += 1
         self.scheduler = Scheduler()
         for node in self.store.list("node"):
             self._guarded(self.scheduler.upsert_node, node)

@@ -558,3 +558,13 @@ async def test_replicated_job_runs_to_completion():
         assert sorted(t["Slot"] for t in completed()) == [1, 2, 3, 4, 5]
         await trio.sleep(0.05)
         assert len(h.store.tasks_by_service(sid)) == 5  # and no more tasks
+
+
+async def test_a_flood_of_changes_overflows_the_watch_and_the_loop_rereads_the_store():
+    async with harness(nodes=3, leader=False) as h:
+        leader = await h.start_leader(watch_queue=5)
+        sid = await h.create_service(spec(replicas=12))
+        await h.eventually(lambda: h.converged(sid, 12), "12 running")
+        assert leader.rebuilds > 1  # the first at start, then after each overflow
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=2))
+        await h.eventually(lambda: h.converged(sid, 2), "scaled down")
