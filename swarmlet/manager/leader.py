@@ -1,7 +1,11 @@
 """The leader's services loop: keeps every service converged on its spec.
 
-On the raft leader only (the node starts `LeaderServices(ctx).run()` when it becomes leader
-and cancels it when it stops leading), against the replicated store:
+On the raft leader only, against the replicated store. The node runs
+`follow_leadership(ctx, role_changes)` for the life of the manager: it starts a fresh
+`LeaderServices(ctx).run()` each time raft reports this node leader and cancels it when
+raft reports otherwise (a cancelled loop leaves nothing behind but its unwatched store
+subscription; writes it had in flight were either committed or are re-planned by the next
+leader). The loop:
 
 - allocate: services get their published ports; NEW tasks of allocated services move to
   PENDING with those ports;
