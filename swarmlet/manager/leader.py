@@ -3,9 +3,9 @@
 On the raft leader only, against the replicated store. The node runs
 `follow_leadership(ctx, role_changes)` for the life of the manager: it starts a fresh
 `LeaderServices(ctx).run()` each time raft reports this node leader and cancels it when
-raft reports otherwise (a cancelled loop leaves nothing behind but its unwatched store
-subscription; writes it had in flight were either committed or are re-planned by the next
-leader). The loop:
+raft reports otherwise (a cancelled loop drops its store watch and leaves nothing behind;
+a write it had in flight is either committed or planned again by the next leader). The
+loop:
 
 - allocate: services get their published ports; NEW tasks of allocated services move to
   PENDING with those ports;
