@@ -352,10 +352,8 @@ class LeaderServices:
                 log.exception("service %s: cannot reconcile", sid)
                 self._retry_later(sid)
                 continue
-            if plan.wake_at is None:
-                self._wake.pop(sid, None)
-            else:
-                self._wake[sid] = plan.wake_at
+            if plan.wake_at is not None:  # an earlier timer may stay: it plans nothing new
+                self._wake[sid] = min(self._wake.get(sid, plan.wake_at), plan.wake_at)
             if not plan:
                 continue
             command = self._plan_command(service, plan)
