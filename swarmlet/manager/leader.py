@@ -1,7 +1,11 @@
 """The leader's services loop: keeps every service converged on its spec.
 
-On the raft leader only (the node starts `LeaderServices(ctx).run()` when it becomes leader
-and cancels it when it stops leading), against the replicated store:
+On the raft leader only, against the replicated store. The node runs
+`follow_leadership(ctx, role_changes)` for the life of the manager: it starts a fresh
+`LeaderServices(ctx).run()` each time raft reports this node leader and cancels it when
+raft reports otherwise (a cancelled loop drops its store watch and leaves nothing behind;
+a write it had in flight is either committed or planned again by the next leader). The
+loop:
 
 - allocate: services get their published ports; NEW tasks of allocated services move to
   PENDING with those ports;
@@ -69,11 +73,15 @@ class LeaderServices:
         *,
         batch_window: float = BATCH_WINDOW,
         retry_delay: float = RETRY_DELAY,
+        watch_queue: int = 100_000,
     ) -> None:
         self.ctx = ctx
         self.store = ctx.store
         self.batch_window = batch_window
         self.retry_delay = retry_delay
+        # Events held between passes; beyond this the watch overflows and the loop re-reads
+        # the whole store instead (cheaper than following a flood event by event).
+        self.watch_queue = watch_queue
         self.orchestrator = Orchestrator(ctx.new_id, history_limit(self.store.cluster()))
         self.scheduler = Scheduler()
         self.allocator = Allocator()
@@ -87,15 +95,16 @@ class LeaderServices:
         # What happened, for logs and tests: proposals made and lost races retried.
         self.proposals = 0
         self.retries = 0
+        self.rebuilds = 0
 
     # -- the loop -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        sub = self.store.watch(kinds=WATCHED_KINDS, predicate=self._poke)
+        sub = self._subscribe()
         try:
             # A new leader may not have applied all that its predecessor committed: plan
             # from everything, or it would create tasks for slots already filled.
-            await self.ctx.read_barrier()
+            await self._catch_up()
             self._rebuild()
             while True:
                 try:
@@ -108,7 +117,7 @@ class LeaderServices:
                 if sub.overflowed or sub.closed:
                     if sub.closed:  # cannot happen with our predicate; re-subscribe anyway
                         self.store.unwatch(sub)
-                        sub = self.store.watch(kinds=WATCHED_KINDS, predicate=self._poke)
+                        sub = self._subscribe()
                     sub.drain()
                     sub.resync()
                     self._rebuild()
@@ -116,6 +125,20 @@ class LeaderServices:
                     self._absorb(sub.drain())
         finally:
             self.store.unwatch(sub)
+
+    def _subscribe(self):
+        return self.store.watch(
+            kinds=WATCHED_KINDS, predicate=self._poke, max_queue=self.watch_queue
+        )
+
+    async def _catch_up(self) -> None:
+        while True:
+            try:
+                await self.ctx.read_barrier()
+                return
+            except NotLeaderError as exc:  # between terms: the node cancels us if it must
+                log.warning("leader services: waiting for the store to catch up: %s", exc)
+                await trio.sleep(self.retry_delay)
 
     def _poke(self, event) -> bool:
         """Watch predicate: wakes the loop (the store applies on the trio thread)."""
@@ -146,18 +169,25 @@ class LeaderServices:
     def _rebuild(self) -> None:
         """Derive everything from the store (at start, after a snapshot restore or an
         overflowed watch)."""
+        self.rebuilds += 1
         self.scheduler = Scheduler()
         for node in self.store.list("node"):
-            self.scheduler.upsert_node(node)
+            self._guarded(self.scheduler.upsert_node, node)
         tasks = self.store.list("task")
         for task in tasks:
-            self.scheduler.track_task(task)
+            self._guarded(self.scheduler.track_task, task)
         services = self.store.list("service")
         self.allocator.rebuild(services)
         self.orchestrator.history_limit = history_limit(self.store.cluster())
         self._dirty = {s["ID"] for s in services} | {t.get("ServiceID", "") for t in tasks}
         self._dirty.discard("")
         self._schedule = True
+
+    def _guarded(self, take_in, obj: dict) -> None:
+        try:
+            take_in(obj)
+        except Exception:  # an object the scheduler cannot read: it is left out
+            log.exception("leader services: cannot take in %s", obj.get("ID"))
 
     def _absorb(self, events) -> None:
         for event in events:
@@ -322,10 +352,8 @@ class LeaderServices:
                 log.exception("service %s: cannot reconcile", sid)
                 self._retry_later(sid)
                 continue
-            if plan.wake_at is None:
-                self._wake.pop(sid, None)
-            else:
-                self._wake[sid] = plan.wake_at
+            if plan.wake_at is not None:  # an earlier timer may stay: it plans nothing new
+                self._wake[sid] = min(self._wake.get(sid, plan.wake_at), plan.wake_at)
             if not plan:
                 continue
             command = self._plan_command(service, plan)

@@ -29,6 +29,7 @@ class FakeWorkers:
         self.cluster = cluster
         self.crash: set[str] = set()
         self.missing_images = {"busybox:missing"}
+        self.finishing_images = {"busybox:job"}  # their containers exit 0 once running
 
     async def run(self) -> None:
         while True:
@@ -53,6 +54,8 @@ class FakeWorkers:
                 self.crash.discard(task["ID"])
                 new, message = "failed", "task: non-zero exit (1)"
                 extra["Err"] = "task: non-zero exit (1)"
+            elif current == "running" and image in self.finishing_images:
+                new, message = "complete", "finished"
             elif current == "assigned":
                 new, message = "accepted", "accepted"
             elif current == "accepted" and image in self.missing_images:

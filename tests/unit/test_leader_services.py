@@ -380,11 +380,19 @@ async def test_no_leader_for_a_while_then_converges():
                 raise NotLeaderError("no leader")
             return await propose(command)
 
+        barriers = []
+
+        async def barrier_without_quorum_at_first():
+            barriers.append(None)
+            if len(barriers) < 3:
+                raise NotLeaderError("no leader")
+
         h.ctx.propose = no_quorum_at_first
+        h.ctx.read_barrier = barrier_without_quorum_at_first
         sid = await h.create_service(spec(replicas=2))
         await h.start_leader(retry_delay=0.01)
         await h.eventually(lambda: h.converged(sid, 2), "converged once writes go through")
-        assert len(refusals) == 3
+        assert len(refusals) == 3 and len(barriers) == 3
 
 
 async def test_follow_leadership_starts_and_stops_the_services():
@@ -498,3 +506,65 @@ async def test_snapshot_restore_rebuilds_the_loop_state():
         await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=3))
         await h.eventually(lambda: h.converged(sid, 3), "3 running after the restore")
         assert "node3" in nodes_of(h.running(sid))
+
+
+async def test_host_mode_ports_one_task_per_node_and_a_port_change_rolls_tasks():
+    def published(n):
+        return {
+            "Ports": [
+                {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": n, "PublishMode": "host"}
+            ]
+        }
+
+    async with harness(nodes=2) as h:
+        sid = await h.create_service(spec(replicas=3, EndpointSpec=published(8080)))
+        reason = "no suitable node (host-mode port already in use on 2 nodes)"
+        await h.eventually(
+            lambda: (
+                len(h.running(sid)) == 2
+                and [
+                    dig(t, "Status.Err")
+                    for t in h.store.tasks_by_service(sid)
+                    if state(t) == "pending"
+                ]
+                == [reason]
+            ),
+            "two placed, the third waits for a free port",
+        )
+        assert nodes_of(h.running(sid)) == ["node1", "node2"]
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=2))
+        await h.update_service(sid, lambda s: s.update(EndpointSpec=published(8081)))
+        await h.eventually(
+            lambda: (
+                dig(h.store.get("service", sid), "UpdateStatus.State") == "completed"
+                and h.converged(sid, 2)
+            ),
+            "the port change rolled out",
+        )
+        ports = {t["Endpoint"]["Ports"][0]["PublishedPort"] for t in h.running(sid)}
+        assert ports == {8081}
+
+
+async def test_replicated_job_runs_to_completion():
+    async with harness(nodes=2) as h:
+        job = spec(replicas=1, image="busybox:job")
+        job["Mode"] = {"ReplicatedJob": {"MaxConcurrent": 2, "TotalCompletions": 5}}
+        sid = await h.create_service(job)
+
+        def completed():
+            return [t for t in h.store.tasks_by_service(sid) if state(t) == "complete"]
+
+        await h.eventually(lambda: len(completed()) == 5, "5 completions")
+        assert sorted(t["Slot"] for t in completed()) == [1, 2, 3, 4, 5]
+        await trio.sleep(0.05)
+        assert len(h.store.tasks_by_service(sid)) == 5  # and no more tasks
+
+
+async def test_a_flood_of_changes_overflows_the_watch_and_the_loop_rereads_the_store():
+    async with harness(nodes=3, leader=False) as h:
+        leader = await h.start_leader(watch_queue=5)
+        sid = await h.create_service(spec(replicas=12))
+        await h.eventually(lambda: h.converged(sid, 12), "12 running")
+        assert leader.rebuilds > 1  # the first at start, then after each overflow
+        await h.update_service(sid, lambda s: s["Mode"]["Replicated"].update(Replicas=2))
+        await h.eventually(lambda: h.converged(sid, 2), "scaled down")

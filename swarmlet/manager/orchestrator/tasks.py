@@ -97,9 +97,9 @@ def new_task(
     )
     task["SpecVersion"] = {"Index": spec_version(service)}
     task["ServiceAnnotations"] = {"Name": service["Spec"].get("Name", "")}
-    ports = (service.get("Endpoint") or {}).get("Ports") or (
-        (service["Spec"].get("EndpointSpec") or {}).get("Ports")
-    )
+    # The ports the spec asks for (the allocator gives the task the allocated ones when it
+    # moves on to PENDING): a new task is never dirty for ports not yet allocated.
+    ports = (service["Spec"].get("EndpointSpec") or {}).get("Ports")
     if ports:
         task["Endpoint"] = {"Ports": copy.deepcopy(ports)}
     if start_after is not None:

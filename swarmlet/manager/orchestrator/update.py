@@ -43,9 +43,22 @@ def update_config(service: dict, rollback: bool) -> dict:
     return config
 
 
-def is_dirty(task: dict, template: dict) -> bool:
-    """The task runs another spec than the service's (a scale change leaves tasks clean)."""
-    return task.get("Spec") != template
+def host_ports(ports) -> frozenset:
+    """Host-mode published ports: a task publishes them on its own node, so changing them
+    needs new tasks (ingress ports are the routing mesh's business)."""
+    return frozenset(
+        (p.get("Protocol") or "tcp", p.get("TargetPort"), int(p.get("PublishedPort") or 0))
+        for p in ports or ()
+        if p.get("PublishMode") == "host"
+    )
+
+
+def is_dirty(task: dict, template: dict, ports: frozenset = frozenset()) -> bool:
+    """The task runs another spec than the service's, or publishes other host-mode ports
+    (a scale change leaves tasks clean)."""
+    return task.get("Spec") != template or (
+        host_ports((task.get("Endpoint") or {}).get("Ports")) != ports
+    )
 
 
 class UpdateTracker:
@@ -96,12 +109,13 @@ def rolling_update(
     config = update_config(service, rollback)
     monitor = int(config["Monitor"] or 0) / NANOS
     template = service["Spec"].get("TaskTemplate") or {}
+    ports = host_ports((service["Spec"].get("EndpointSpec") or {}).get("Ports"))
 
     dirty, in_flight, total_new = [], 0, 0
     last_started = 0.0
     for key, tasks in instances.items():
-        old = [t for t in tasks if plan.active(t) and is_dirty(t, template)]
-        new = [t for t in tasks if not is_dirty(t, template)]
+        old = [t for t in tasks if plan.active(t) and is_dirty(t, template, ports)]
+        new = [t for t in tasks if not is_dirty(t, template, ports)]
         for t in new:
             tracker.observe(sid, version, t, now, monitor)
         total_new += len(new)
