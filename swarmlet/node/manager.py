@@ -104,6 +104,7 @@ class ManagerRuntime:
                 )
                 await nursery.start(self.raft.run)
                 nursery.start_soon(self._lead_when_leader)
+                nursery.start_soon(self._enforce_revocations)
                 task_status.started()
                 await self._stopped.wait()
                 nursery.cancel_scope.cancel()
@@ -154,6 +155,20 @@ class ManagerRuntime:
             except Exception:
                 log.exception("leader service %s failed; restarting it", service)
                 await trio.sleep(1.0)
+
+    async def _enforce_revocations(self) -> None:
+        """Every manager refuses removed nodes (`node rm`) and ends their sessions."""
+        from swarmlet.store.objects import SWARMLET_KEY
+
+        done: set[str] = set()
+        while True:
+            cluster = self.store.cluster() or {}
+            revoked = set((cluster.get(SWARMLET_KEY) or {}).get("RevokedNodes") or ())
+            for node_id in sorted(revoked - done):
+                log.info("node %s was removed from the swarm: its certificate is refused", node_id)
+                await self.transport.revoke(node_id)
+                done.add(node_id)
+            await trio.sleep(1.0)
 
     async def publish_manager_status(self, ctx: ClusterContext) -> None:
         """The leader records each manager's reachability in the store (as Swarm's leader

@@ -118,3 +118,42 @@ def test_promote_and_demote_move_a_node_in_and_out_of_the_managers(lab, swarm):
     lab.swarmlet("node4", "node", "demote", "node4")
     eventually(lambda: "node4 Ready " in node_rows(lab, "node2"))
     eventually(lambda: "Is Manager: false" in lab.swarmlet("node4", "info").stdout)
+
+
+def test_leave_and_remove(lab, swarm):
+    refused = lab.swarmlet("node3", "swarm", "leave", check=False)
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    # a worker leaves; its node goes down and can then be removed
+    lab.swarmlet("node4", "swarm", "leave")
+    assert "Swarm: inactive" in lab.swarmlet("node4", "info").stdout
+    eventually(lambda: "node4 Down " in node_rows(lab, "node2"))
+    busy = lab.swarmlet("node2", "node", "rm", "node3", check=False)
+    assert busy.returncode == 1
+    lab.swarmlet("node2", "node", "rm", "node4")
+    assert not any(r.startswith("node4 ") for r in node_rows(lab, "node2"))
+
+
+def test_removed_node_is_refused_when_it_comes_back(lab, swarm):
+    lab.swarmlet("node5", "swarm", "join", "--token", swarm["worker"], swarm["remote"])
+    eventually(lambda: "node5 Ready " in node_rows(lab, "node2"))
+    lab.swarmlet("node2", "node", "rm", "--force", "node5")
+    node5 = lab.host("node5").addr
+    logs = [lab.host(h).swarmlet_data_dir + "/swarmlet.log" for h in ("node1", "node2", "node3")]
+
+    def refusals():
+        count = 0
+        for path in logs:
+            with open(path) as f:
+                count += sum(
+                    1
+                    for line in f
+                    if "refused connection from " + node5 in line
+                    and "removed from the cluster" in line
+                )
+        return count
+
+    before = refusals()
+    lab.kill("node5")
+    lab.start("node5")  # comes back with its old certificate, which every manager refuses
+    eventually(lambda: refusals() > before)
+    assert not any(r.startswith("node5 ") for r in node_rows(lab, "node2"))
