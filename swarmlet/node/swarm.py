@@ -347,6 +347,8 @@ class SwarmNode:
 
     async def init(self, body: dict) -> str:
         async with self._lock:
+            if self.settings and body.get("ForceNewCluster") and self.role == "manager":
+                return await self._force_new_cluster()
             if self.settings:
                 raise ApiError(503, ALREADY_IN_SWARM)
             listen = body.get("ListenAddr") or f"0.0.0.0:{DEFAULT_PORT}"
@@ -397,6 +399,17 @@ class SwarmNode:
             result = await ctx.propose(commands.batch(cluster_cmd, node_cmd))
             result.unwrap()
             return new.identity.node_id
+
+    async def _force_new_cluster(self) -> str:
+        """Recovery from a lost quorum: this manager keeps its data and becomes the only
+        member of the raft group; the other managers must join again."""
+        log.warning("forcing a new cluster from this manager's data")
+        await self._stop()
+        self.settings["Managers"] = {self.node_id: self.settings["AdvertiseAddr"]}
+        self._save_settings()
+        await self._start(bootstrap=None)
+        self.manager.raft.force_new_cluster()
+        return self.node_id
 
     # -- join ---------------------------------------------------------------------------
 

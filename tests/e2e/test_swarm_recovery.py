@@ -1,0 +1,56 @@
+"""Recovery on real hosts: join-token rotation, and a swarm that lost its quorum for good
+brought back with `swarm init --force-new-cluster` on the surviving manager, data intact."""
+
+import pytest
+
+from tests.e2e.conftest import eventually
+
+pytestmark = pytest.mark.e2e
+
+LAB_NODES = 4
+
+
+@pytest.fixture(scope="module")
+def swarm(lab):
+    for host in lab.hosts:
+        lab.start(host)
+    lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
+    token = lab.swarmlet("node1", "swarm", "join-token", "-q", "manager").stdout.strip()
+    for host in ("node2", "node3"):
+        lab.swarmlet(host, "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
+    return lab
+
+
+def test_rotated_join_token_refuses_the_old_one(swarm):
+    lab = swarm
+    old = lab.swarmlet("node1", "swarm", "join-token", "-q", "worker").stdout.strip()
+    out = lab.swarmlet("node1", "swarm", "join-token", "--rotate", "worker").stdout
+    assert "Successfully rotated worker join token." in out
+    new = lab.swarmlet("node1", "swarm", "join-token", "-q", "worker").stdout.strip()
+    assert new != old and new[:60] == old[:60]  # same swarm digest, new secret
+    remote = f"{lab.addr('node1')}:2377"
+    refused = lab.swarmlet("node4", "swarm", "join", "--token", old, remote, check=False)
+    assert refused.returncode == 1 and "join token" in refused.stderr
+    out = lab.swarmlet("node4", "swarm", "join", "--token", new, remote).stdout
+    assert "joined a swarm as a worker" in out
+
+
+def test_force_new_cluster_after_quorum_loss_keeps_the_data(swarm):
+    lab = swarm
+    lab.swarmlet("node1", "node", "update", "--label-add", "kept=yes", "node4")
+    lab.kill("node2")
+    lab.kill("node3")  # two of three managers gone for good: no quorum
+    res = lab.swarmlet("node1", "node", "update", "--label-add", "x=y", "node4", check=False)
+    assert res.returncode == 1 and "does not have a leader" in res.stderr
+    lab.swarmlet("node1", "swarm", "init", "--force-new-cluster")
+
+    def writable():
+        res = lab.swarmlet(
+            "node1", "node", "update", "--label-add", "after=yes", "node4", check=False
+        )
+        assert res.returncode == 0, res.stderr
+        return True
+
+    eventually(writable)
+    labels = lab.swarmlet("node1", "node", "inspect", "node4", "--format", "{{.Spec.Labels}}")
+    assert labels.stdout.strip() == "map[after:yes kept:yes]"
