@@ -269,8 +269,12 @@ class Dispatcher:
     async def _on_session(self, peer, body, out) -> None:
         core = self._serving()
         node_id = peer.node_id
-        if self.ctx.store.get(NODE, node_id) is None:
+        node = self.ctx.store.get(NODE, node_id)
+        if node is None:
             raise RemoteError("unknown_node", f"node {node_id} is not part of this swarm")
+        if (node.get("Spec") or {}).get("Membership") == "pending":
+            # 1.12's acceptance: a node joins as pending and does nothing until accepted
+            raise RemoteError("pending", f"node {node_id} is waiting to be accepted")
         description = _description(body.get("description"))
         session_id = secrets.token_hex(16)
         self._end_session(core.register(node_id, session_id, self.clock()))

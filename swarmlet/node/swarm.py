@@ -18,6 +18,7 @@ import trio
 
 from swarmlet.api.cluster_common import not_a_manager
 from swarmlet.api.router import ApiError
+from swarmlet.api.routes_swarm import auto_accept_from_policy
 from swarmlet.manager import controlapi
 from swarmlet.manager.context import ClusterContext, NotLeaderError, rfc3339
 from swarmlet.node.manager import RAFT_DB, ManagerRuntime
@@ -115,6 +116,10 @@ def _global_ipv4_addresses() -> list[str]:
             continue
         found.append(parts[3].split("/")[0])
     return found
+
+
+class _Pending(Exception):
+    """The manager holds this node as pending until `node accept`."""
 
 
 class SwarmNode:
@@ -372,12 +377,18 @@ class SwarmNode:
             await self._start(bootstrap=[new.identity.node_id])
             ctx = self.manager.context
             ts = rfc3339(now)
+            spec = dict(body.get("Spec") or {})
+            accept = None
+            if "AcceptancePolicy" in spec:  # 1.12's --auto-accept
+                accept = {"worker": True, "manager": True}
+                accept.update(auto_accept_from_policy(spec.pop("AcceptancePolicy")))
             cluster_cmd = controlapi.create_cluster(
                 ctx.new_id(),
                 ts,
                 join_tokens={"Worker": str(new.tokens.worker), "Manager": str(new.tokens.manager)},
                 root_public_key=base64.b64encode(new.root.public_key).decode(),
-                spec=body.get("Spec") or None,
+                spec=spec or None,
+                auto_accept=accept,
             )
             cluster_cmd["object"][SWARMLET_KEY]["RootKey"] = base64.b64encode(
                 new.root.to_bytes()
@@ -482,11 +493,30 @@ class SwarmNode:
         remotes = sorted(a for a in self.settings["Managers"].values() if a)
         self._save_settings()
         await self._start(bootstrap=None)
-        reply = await self._ask_leader(
-            remotes[0], "raft.join", {"addr": self.settings["AdvertiseAddr"]}
-        )
+        try:
+            reply = await self._ask_leader(
+                remotes[0], "raft.join", {"addr": self.settings["AdvertiseAddr"]}
+            )
+        except _Pending:
+            self.nursery.start_soon(self._join_raft_when_accepted, remotes[0])
+            return
         self.settings["Managers"] = dict(reply["managers"])
         self._save_settings()
+
+    async def _join_raft_when_accepted(self, remote: str) -> None:
+        """A manager that joined while managers are not auto-accepted: it asks again until
+        `node accept` lets it into the raft group."""
+        while self.settings and self.role == "manager":
+            await trio.sleep(ROLE_CHECK_INTERVAL)
+            try:
+                reply = await self._ask_leader(
+                    remote, "raft.join", {"addr": self.settings["AdvertiseAddr"]}
+                )
+            except (_Pending, ApiError):
+                continue
+            self.settings["Managers"] = dict(reply["managers"])
+            self._save_settings()
+            return
 
     async def _ask_leader(self, remote: str, kind: str, body: dict) -> dict:
         address = remote
@@ -497,6 +527,8 @@ class SwarmNode:
                 if exc.code == "not_leader" and exc.message:
                     address = exc.message
                     continue
+                if exc.code == "pending":
+                    raise _Pending(exc.message) from None
                 raise ApiError(503, f"{kind} refused by {address}: {exc.message}") from None
         raise ApiError(503, "no manager could take the request: the swarm has no leader")
 
@@ -528,6 +560,7 @@ class SwarmNode:
         ctx = self.manager.context
         store = self.manager.store
         if store.get("node", peer.node_id) is None:
+            accept = ((store.cluster() or {}).get(SWARMLET_KEY) or {}).get("AutoAccept") or {}
             cmd = controlapi.new_node(
                 peer.node_id,
                 ctx.timestamp(),
@@ -535,6 +568,7 @@ class SwarmNode:
                 peer.role,
                 body["addr"],
                 availability=body["availability"],
+                membership="accepted" if accept.get(peer.role, True) else "pending",
                 platform=body["platform"],
                 resources=body["resources"],
                 engine=body["engine"],
@@ -550,6 +584,11 @@ class SwarmNode:
             raise RemoteError("not_manager", "")
         if not self.manager.raft.is_leader:
             raise RemoteError("not_leader", self._leader_address())
+        node = self.manager.store.get("node", peer.node_id) or {}
+        if node.get("Spec", {}).get("Membership") == "pending":
+            raise RemoteError(
+                "pending", "this node waits to be accepted: run 'swarmlet node accept'"
+            )
         await self.manager.raft.add_member(peer.node_id, body["addr"])
         self.manager.raft.peers[peer.node_id] = body["addr"]
         await self.manager.set_manager_status(peer.node_id, body["addr"])

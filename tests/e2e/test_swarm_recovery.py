@@ -54,3 +54,30 @@ def test_force_new_cluster_after_quorum_loss_keeps_the_data(swarm):
     eventually(writable)
     labels = lab.swarmlet("node1", "node", "inspect", "node4", "--format", "{{.Spec.Labels}}")
     assert labels.stdout.strip() == "map[after:yes kept:yes]"
+
+
+def test_auto_accept_off_keeps_a_joiner_pending_until_accepted(make_lab):
+    lab = make_lab(2)
+    for host in lab.hosts:
+        lab.start(host)
+    lab.swarmlet(
+        "node1", "swarm", "init", "--advertise-addr", lab.addr("node1"), "--auto-accept", "none"
+    )
+    token = lab.swarmlet("node1", "swarm", "join-token", "-q", "worker").stdout.strip()
+    lab.swarmlet("node2", "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
+    membership = "{{.Spec.Membership}} {{.Status.State}}"
+    out = lab.swarmlet("node1", "node", "inspect", "node2", "--format", membership).stdout
+    assert out.split()[0] == "pending"
+    lab.swarmlet("node1", "service", "create", "-d", "--name", "g", "--mode", "global",
+                 "--init", "busybox:latest", "sleep", "100000")  # fmt: skip
+    eventually(lambda: "node1" in lab.swarmlet("node1", "service", "ps", "g").stdout)
+    assert "node2" not in lab.swarmlet("node1", "service", "ps", "g").stdout
+    assert lab.docker("node2", "ps", "-q").stdout == ""  # nothing runs on a pending node
+    lab.swarmlet("node1", "node", "accept", "node2")
+    eventually(
+        lambda: (
+            lab.swarmlet("node1", "node", "inspect", "node2", "--format", membership).stdout.split()
+            == ["accepted", "ready"]
+        )
+    )
+    eventually(lambda: lab.docker("node2", "ps", "-q").stdout.strip() != "")

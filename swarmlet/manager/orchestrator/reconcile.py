@@ -200,7 +200,11 @@ class Orchestrator:
         iteration = _job_iteration(service)
         for node_id, node in sorted(nodes.items()):
             tasks = instances.get(node_id, [])
-            eligible = not node_drained(node) and all(c.matches(node) for c in constraints)
+            eligible = (
+                not node_drained(node)
+                and (node.get("Spec") or {}).get("Membership") != "pending"  # 1.12: not accepted
+                and all(c.matches(node) for c in constraints)
+            )
             if not eligible:
                 for t in tasks:
                     if plan.active(t):
