@@ -59,6 +59,10 @@ class ClusterContext:
     # has a live session with another manager (None: not known here).
     leader_id: Callable[[], str | None] | None = None
     reachable: Callable[[str], bool] | None = None
+    # Autolock, when this manager has it: the swarm's unlock key ("" when off), and a new
+    # key's fields to store with a cluster update (see swarmlet.api.routes_swarm).
+    unlock_key: Callable[[], str] | None = None
+    rotate_unlock_key: Callable[[dict], dict | None] | None = None
 
     def timestamp(self) -> str:
         return rfc3339(self.now())

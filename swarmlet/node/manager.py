@@ -14,37 +14,16 @@ from swarmlet.manager.context import ClusterContext, NotLeaderError
 from swarmlet.node.datagrams import RaftDatagrams, WireDatagrams
 from swarmlet.raft.runner import RaftRunner, RaftUnavailable, Timing
 from swarmlet.raft.storage import RaftStorage
+from swarmlet.security.autolock import load_data_key, new_unlock_key, store_data_key
 from swarmlet.store import Store, commands
 from swarmlet.store.commands import encode
+from swarmlet.store.objects import SWARMLET_KEY, dig, edit
 from swarmlet.store.state import ApplyResult
 
 log = logging.getLogger(__name__)
 
 RAFT_DB = "raft.db"
-DATA_KEY = "raft.key"
 LeaderService = Callable[[ClusterContext], Awaitable[None]]
-
-
-def load_or_create_data_key(data_dir: str) -> bytes:
-    """The key that seals raft's log and snapshots at rest (autolock will wrap it)."""
-    path = os.path.join(data_dir, DATA_KEY)
-    try:
-        with open(path, "rb") as f:
-            key = f.read()
-        if len(key) == 32:
-            return key
-    except FileNotFoundError:
-        pass
-    from nacl.utils import random as random_bytes
-
-    key = random_bytes(32)
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(path + ".tmp", path)
-    return key
 
 
 class ManagerRuntime:
@@ -59,6 +38,7 @@ class ManagerRuntime:
         bootstrap: list[str] | None = None,
         timing: Timing | None = None,
         leader_services: list[LeaderService] = (),
+        unlock_key: str | None = None,
     ):
         self.node_id = node_id
         self.data_dir = data_dir
@@ -72,6 +52,7 @@ class ManagerRuntime:
             self.demote_managers,
             *leader_services,
         ]
+        self.unlock_key = unlock_key
         self.store = Store()
         self.raft: RaftRunner | None = None
         self.context = ClusterContext(
@@ -80,14 +61,15 @@ class ManagerRuntime:
             read_barrier=self.read_barrier,
             node_id=node_id,
             is_leader=lambda: self.raft is not None and self.raft.is_leader,
+            unlock_key=self._cluster_unlock_key,
+            rotate_unlock_key=lambda cluster: {"UnlockKey": new_unlock_key()},
             leader_id=lambda: self.raft.leader if self.raft is not None else None,
         )
         self._stopped = trio.Event()
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        storage = RaftStorage(
-            os.path.join(self.data_dir, RAFT_DB), load_or_create_data_key(self.data_dir)
-        )
+        self.data_key = load_data_key(self.data_dir, self.unlock_key)  # Locked, BadUnlockKey
+        storage = RaftStorage(os.path.join(self.data_dir, RAFT_DB), self.data_key)
         try:
             async with trio.open_nursery() as nursery:
                 raft_transport = RaftDatagrams(
@@ -105,6 +87,7 @@ class ManagerRuntime:
                 await nursery.start(self.raft.run)
                 nursery.start_soon(self._lead_when_leader)
                 nursery.start_soon(self._enforce_revocations)
+                nursery.start_soon(self._follow_autolock)
                 task_status.started()
                 await self._stopped.wait()
                 nursery.cancel_scope.cancel()
@@ -156,10 +139,36 @@ class ManagerRuntime:
                 log.exception("leader service %s failed; restarting it", service)
                 await trio.sleep(1.0)
 
+    def _cluster_unlock_key(self) -> str:
+        cluster = self.store.cluster() or {}
+        if not dig(cluster, "Spec.EncryptionConfig.AutoLockManagers", False):
+            return ""
+        return (cluster.get(SWARMLET_KEY) or {}).get("UnlockKey") or ""
+
+    async def _follow_autolock(self) -> None:
+        """Keep this manager's data key wrapped by the swarm's current unlock key (autolock
+        turned on, the key rotated) or in clear (autolock turned off). The leader makes the
+        key when autolock is turned on without one."""
+        while True:
+            cluster = self.store.cluster()
+            if cluster is not None:
+                on = dig(cluster, "Spec.EncryptionConfig.AutoLockManagers", False)
+                key = (cluster.get(SWARMLET_KEY) or {}).get("UnlockKey") or ""
+                if on and not key and self.raft.is_leader:
+                    changed = edit(cluster)
+                    changed[SWARMLET_KEY] = {**(cluster.get(SWARMLET_KEY) or {})}
+                    changed[SWARMLET_KEY]["UnlockKey"] = new_unlock_key()
+                    changed["UpdatedAt"] = self.context.timestamp()
+                    await self.propose(commands.update("cluster", changed))
+                    continue
+                want = key if on else None
+                if want != self.unlock_key:
+                    store_data_key(self.data_dir, self.data_key, want)
+                    self.unlock_key = want
+            await trio.sleep(1.0)
+
     async def _enforce_revocations(self) -> None:
         """Every manager refuses removed nodes (`node rm`) and ends their sessions."""
-        from swarmlet.store.objects import SWARMLET_KEY
-
         done: set[str] = set()
         while True:
             cluster = self.store.cluster() or {}
@@ -173,7 +182,6 @@ class ManagerRuntime:
     async def publish_manager_status(self, ctx: ClusterContext) -> None:
         """The leader records each manager's reachability in the store (as Swarm's leader
         does), so that every manager's `node ls` shows the same thing."""
-        from swarmlet.store.objects import edit
 
         while True:
             for node in self.store.list("node"):
@@ -196,7 +204,6 @@ class ManagerRuntime:
 
     async def set_manager_status(self, node_id: str, addr: str | None) -> None:
         """Record (or, with addr None, clear) a node's ManagerStatus after a raft change."""
-        from swarmlet.store.objects import edit
 
         for _ in range(5):  # a concurrent write to the node: read again and retry
             node = self.store.get("node", node_id)

@@ -32,7 +32,12 @@ async def leave(request: Request, params: dict[str, str]):
     await _swarm(request).leave(request.bool_param("force"))
 
 
+async def unlock(request: Request, params: dict[str, str]):
+    await _swarm(request).unlock(request.json() or {})
+
+
 def register_membership_routes(router: Router) -> None:
+    router.add("POST", "/swarm/unlock", unlock)
     router.add("POST", "/swarm/init", init)
     router.add("POST", "/swarm/join", join)
     router.add("POST", "/swarm/leave", leave)

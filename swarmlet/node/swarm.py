@@ -22,6 +22,7 @@ from swarmlet.api.routes_swarm import auto_accept_from_policy
 from swarmlet.manager import controlapi
 from swarmlet.manager.context import ClusterContext, NotLeaderError, rfc3339
 from swarmlet.node.manager import RAFT_DB, ManagerRuntime
+from swarmlet.security import autolock
 from swarmlet.security.bootstrap import init_cluster
 from swarmlet.security.ca import CertificateAuthority
 from swarmlet.security.certs import ClusterRoot
@@ -137,6 +138,8 @@ class SwarmNode:
         self.dispatcher = None
         self.agent = None
         self.gossip = None
+        self.locked = False
+        self.unlock_key: str | None = None
 
     # -- state --------------------------------------------------------------------------
 
@@ -177,7 +180,7 @@ class SwarmNode:
         info = {
             "NodeID": self.node_id,
             "NodeAddr": self.settings["AdvertiseAddr"].rpartition(":")[0],
-            "LocalNodeState": "active",
+            "LocalNodeState": "locked" if self.locked else "active",
             "ControlAvailable": self.role == "manager",
             "Error": "",
             "RemoteManagers": [
@@ -211,6 +214,8 @@ class SwarmNode:
         """The cluster for API handlers; Docker's refusal on a node that is not a manager."""
         if not self.settings:
             raise not_a_manager("inactive")
+        if self.locked:
+            raise not_a_manager("locked")
         if self.manager is None:
             raise not_a_manager("worker")
         return self.manager.context
@@ -223,7 +228,24 @@ class SwarmNode:
         if not self.settings or load_membership(self.data_dir) is None:
             self.settings = {}
             return
+        if self.role == "manager" and autolock.is_wrapped(self.data_dir):
+            self.locked = True  # nothing runs until `swarm unlock`
+            log.info("this manager is locked: run 'swarmlet swarm unlock'")
+            return
         await self._start(bootstrap=None)
+
+    async def unlock(self, body: dict) -> None:
+        async with self._lock:
+            if not self.locked:
+                raise ApiError(400, "swarm is not locked")
+            key = body.get("UnlockKey") or ""
+            try:
+                autolock.load_data_key(self.data_dir, key)
+            except autolock.BadUnlockKey as exc:
+                raise ApiError(400, str(exc)) from None
+            self.unlock_key = key
+            self.locked = False
+            await self._start(bootstrap=None)
 
     async def _start(self, bootstrap: list[str] | None, *, serve: bool = True) -> None:
         """Start the transport, and when `serve`, this node's roles: the manager runtime (raft,
@@ -288,7 +310,13 @@ class SwarmNode:
             k: v for k, v in (self.settings.get("Managers") or {}).items() if k != self.node_id
         }
         runtime = ManagerRuntime(
-            self.node_id, self.data_dir, self.transport, router, peers=peers, bootstrap=bootstrap
+            self.node_id,
+            self.data_dir,
+            self.transport,
+            router,
+            peers=peers,
+            bootstrap=bootstrap,
+            unlock_key=self.unlock_key,
         )
         self.dispatcher = Dispatcher(runtime.context, leader_address=self._leader_address)
         self.dispatcher.register_routes(router)
@@ -366,6 +394,7 @@ class SwarmNode:
             except ValueError as exc:
                 raise ApiError(503, str(exc)) from None
             self._root = new.root
+            self.unlock_key = autolock.new_unlock_key() if body.get("AutoLockManagers") else None
             self.settings = {
                 "NodeID": new.identity.node_id,
                 "Role": "manager",
@@ -378,6 +407,8 @@ class SwarmNode:
             ctx = self.manager.context
             ts = rfc3339(now)
             spec = dict(body.get("Spec") or {})
+            if self.unlock_key:
+                spec["EncryptionConfig"] = {"AutoLockManagers": True}
             accept = None
             if "AcceptancePolicy" in spec:  # 1.12's --auto-accept
                 accept = {"worker": True, "manager": True}
@@ -393,6 +424,8 @@ class SwarmNode:
             cluster_cmd["object"][SWARMLET_KEY]["RootKey"] = base64.b64encode(
                 new.root.to_bytes()
             ).decode()
+            if self.unlock_key:
+                cluster_cmd["object"][SWARMLET_KEY]["UnlockKey"] = self.unlock_key
             desc = _host_description()
             node_cmd = controlapi.new_node(
                 new.identity.node_id,
@@ -696,10 +729,18 @@ class SwarmNode:
                         log.warning("could not remove every task container: %s", exc)
             await self._stop()
             forget_membership(self.data_dir)
-            for name in (SETTINGS, RAFT_DB, RAFT_DB + "-wal", RAFT_DB + "-shm"):
+            for name in (
+                SETTINGS,
+                RAFT_DB,
+                RAFT_DB + "-wal",
+                RAFT_DB + "-shm",
+                autolock.DATA_KEY_FILE,
+            ):
                 try:
                     os.unlink(os.path.join(self.data_dir, name))
                 except FileNotFoundError:
                     pass
             self.settings = {}
             self._root = None
+            self.unlock_key = None
+            self.locked = False

@@ -81,3 +81,51 @@ def test_auto_accept_off_keeps_a_joiner_pending_until_accepted(make_lab):
         )
     )
     eventually(lambda: lab.docker("node2", "ps", "-q").stdout.strip() != "")
+
+
+def test_autolock_keeps_a_restarted_manager_locked_until_unlock(make_lab):
+    lab = make_lab(1)
+    lab.start("node1")
+    out = lab.swarmlet(
+        "node1", "swarm", "init", "--autolock", "--advertise-addr", lab.addr("node1")
+    )
+    assert "swarmlet swarm unlock" in out.stdout
+    key = lab.swarmlet("node1", "swarm", "unlock-key", "-q").stdout.strip()
+    assert key.startswith("SWMKEY-1-") and key in out.stdout
+    lab.swarmlet("node1", "node", "update", "--label-add", "before=lock", "node1")
+    lab.kill("node1")
+    lab.start("node1")
+    res = lab.swarmlet("node1", "node", "ls", check=False)
+    assert res.returncode == 1 and "Swarm is encrypted and needs to be unlocked" in res.stderr
+    assert "Swarm: locked" in lab.swarmlet("node1", "info").stdout
+    wrong = "SWMKEY-1-" + "A" * 43
+    bad = lab.swarmlet("node1", "swarm", "unlock", input=wrong + "\n", check=False)
+    assert bad.returncode == 1 and "invalid key" in bad.stderr
+    lab.swarmlet("node1", "swarm", "unlock", input=key + "\n")
+
+    def unlocked():
+        fmt = "{{.Spec.Labels}}"
+        out = lab.swarmlet("node1", "node", "inspect", "node1", "--format", fmt, check=False)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip() == "map[before:lock]"
+
+    eventually(unlocked)
+
+    key_file = lab.host("node1").swarmlet_data_dir + "/raft.key"
+    with open(key_file, "rb") as f:
+        wrapped = f.read()
+    lab.swarmlet("node1", "swarm", "unlock-key", "--rotate")
+    new = lab.swarmlet("node1", "swarm", "unlock-key", "-q").stdout.strip()
+    assert new != key
+
+    def rewrapped():  # the manager wraps its data key with the new unlock key
+        with open(key_file, "rb") as f:
+            return f.read() != wrapped
+
+    eventually(rewrapped)
+    lab.kill("node1")
+    lab.start("node1")
+    old = lab.swarmlet("node1", "swarm", "unlock", input=key + "\n", check=False)
+    assert old.returncode == 1
+    lab.swarmlet("node1", "swarm", "unlock", input=new + "\n")
+    eventually(unlocked)
