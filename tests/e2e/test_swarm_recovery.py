@@ -95,8 +95,16 @@ def test_autolock_keeps_a_restarted_manager_locked_until_unlock(make_lab):
     lab.swarmlet("node1", "node", "update", "--label-add", "before=lock", "node1")
     lab.kill("node1")
     lab.start("node1")
-    res = lab.swarmlet("node1", "node", "ls", check=False)
-    assert res.returncode == 1 and "Swarm is encrypted and needs to be unlocked" in res.stderr
+    data_dir = lab.host("node1").swarmlet_data_dir
+
+    def locked():
+        res = lab.swarmlet("node1", "node", "ls", check=False)
+        with open(data_dir + "/console.log", errors="replace") as f:
+            console = f.read()[-2000:]
+        assert "Swarm is encrypted and needs to be unlocked" in res.stderr, (res.stderr, console)
+        return res.returncode == 1
+
+    eventually(locked, timeout=30)
     assert "Swarm: locked" in lab.swarmlet("node1", "info").stdout
     wrong = "SWMKEY-1-" + "A" * 43
     bad = lab.swarmlet("node1", "swarm", "unlock", input=wrong + "\n", check=False)
