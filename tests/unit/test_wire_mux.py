@@ -148,8 +148,14 @@ async def test_reconnect_after_peer_restarts():
         nursery.cancel_scope.cancel()
 
 
-async def test_backpressure_bounds_outgoing_queue():
-    """A peer that stops reading: our queue fills to its bound and then refuses more."""
+@pytest.mark.parametrize(
+    ("options", "expect_queued"),
+    [({"queue_size": 8}, 8), ({"queue_size": 256, "queue_bytes": 200_000}, 3)],
+    ids=["envelopes", "bytes"],
+)
+async def test_backpressure_bounds_outgoing_queue(options, expect_queued):
+    """A peer that stops reading: our queue fills to its bound (in envelopes or in bytes)
+    and then refuses more."""
     cl = TestCluster()
     stalled = trio.Event()
 
@@ -162,7 +168,7 @@ async def test_backpressure_bounds_outgoing_queue():
     async with trio.open_nursery() as nursery:
         listener = Listener(cl.creds(), never_read)
         port = await nursery.start(listener.serve, "127.0.0.1", 0)
-        client = Transport(cl.creds("worker"), Router(), connection_options={"queue_size": 8})
+        client = Transport(cl.creds("worker"), Router(), connection_options=options)
         await nursery.start(client.run)
         conn = await client.connection(f"127.0.0.1:{port}")
         body = {"text": "x" * 60_000}
@@ -174,7 +180,7 @@ async def test_backpressure_bounds_outgoing_queue():
                     accepted += 1
                 if waited.cancelled_caught:
                     break
-        assert conn.queued == 8
+        assert conn.queued == expect_queued
         assert accepted * len(body["text"]) < 64 * 2**20  # bounded: socket buffers + queue
         with pytest.raises(Backpressure):
             conn.send_nowait("note", body)
