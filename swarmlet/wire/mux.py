@@ -362,12 +362,13 @@ class Connection:
         return True
 
     async def _enqueue(self, envelope: dict) -> None:
+        """Queue an envelope, waiting for room. Returns without yielding when there is room, so
+        a producer fills the queue and the writer then drains it in batches (one task switch
+        and one sealed frame for many envelopes, instead of one each)."""
         data = self._encode(envelope)
         await trio.lowlevel.checkpoint_if_cancelled()
         while not self._try_put(data):
             await self._room.wait()
-        # Queued: from here on a cancellation must not pretend the envelope was not sent.
-        await trio.lowlevel.cancel_shielded_checkpoint()
 
     def _enqueue_nowait(self, envelope: dict) -> None:
         if not self._try_put(self._encode(envelope)):
