@@ -230,7 +230,8 @@ class Connection:
         self.queue_size = queue_size
         self.queue_bytes = queue_bytes
         self._queued_bytes = 0
-        self._room = trio.Event()  # set (and replaced) whenever the writer takes envelopes
+        self._queued_count = 0
+        self._room = trio.Event()  # set (and replaced) when the writer has drained half the queue
         self._out_send, self._out_recv = trio.open_memory_channel(queue_size)
         self._credits: list[dict] = []  # credits that found the queue full; sent first
         self._inflight = trio.Semaphore(max_inflight)
@@ -294,7 +295,7 @@ class Connection:
                 carry = None
             if not items:
                 first = await self._out_recv.receive()
-                self._queued_bytes -= len(first)
+                self._taken(first)
                 items.append(first)
             size = sum(map(len, items))
             while len(items) < MAX_BATCH and size < BATCH_BYTES:
@@ -302,14 +303,18 @@ class Connection:
                     nxt = self._out_recv.receive_nowait()
                 except trio.WouldBlock:
                     break
-                self._queued_bytes -= len(nxt)
+                self._taken(nxt)
                 if size + len(nxt) > limit:
                     carry = nxt
                     break
                 items.append(nxt)
                 size += len(nxt)
-            self._room.set()
-            self._room = trio.Event()
+            if (
+                self._queued_bytes <= self.queue_bytes // 2
+                and self._queued_count <= self.queue_size // 2
+            ):  # wake waiting senders once per half queue, not once per frame
+                self._room.set()
+                self._room = trio.Event()
             frame = items[0] if len(items) == 1 else _array_header(len(items)) + b"".join(items)
             try:
                 await self.session.send_encoded(frame)
@@ -347,6 +352,10 @@ class Connection:
             raise ValueError(f"message of {len(data)} bytes exceeds {self.session.max_message}")
         return data
 
+    def _taken(self, data: bytes) -> None:
+        self._queued_bytes -= len(data)
+        self._queued_count -= 1
+
     def _try_put(self, data: bytes) -> bool:
         """Queue `data` if both bounds allow it (an empty queue takes anything)."""
         self._check_open()
@@ -359,6 +368,7 @@ class Connection:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise Unavailable("session ended") from None
         self._queued_bytes += len(data)
+        self._queued_count += 1
         return True
 
     async def _enqueue(self, envelope: dict) -> None:
