@@ -14,7 +14,8 @@ connection; beyond that the reader stops reading and TCP pushes back on the peer
 envelopes wait in a queue of at most `queue_size` envelopes and `queue_bytes` encoded bytes (a
 writer sends whatever has piled up as one sealed batch, so bursts cost one frame, not one per
 message); `send` waits for room, `send_nowait` raises `Backpressure`. The byte bound keeps what a
-stalled peer can pin in memory small, and keeps large payloads in the CPU cache on their way out. Streams use credits, so a producer never runs ahead of its consumer.
+stalled peer can pin in memory small, and keeps large payloads in the CPU cache on their way
+out. Streams use credits, so a producer never runs ahead of its consumer.
 
 A peer that breaks the envelope protocol loses its session. A request whose body fails its
 schema is answered with the error code "invalid"; a one-way message that fails is dropped and
