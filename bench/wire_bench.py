@@ -7,14 +7,18 @@ multiplexing. Measurements alternate plain/encrypted in rounds and report median
 the machine may be shared.
 
 Prints messages/s for 100-byte messages, MB/s for 64 KiB messages, request/response round
-trip p50/p99, and handshake time.
+trip p50/p99, and handshake time; then what the parts cost on their own (the websocket
+library's framing and masking, the cipher) and the best ratio the encrypted session could reach
+if it added nothing but the cipher. `--stages` adds CPU time per 64 KiB message spent in each
+stage of both paths (measured in an extra round, after the figures above).
 
-    /work/venv/bin/python bench/wire_bench.py [--rounds N] [--quick] [--profile]
+    /work/venv/bin/python bench/wire_bench.py [--rounds N] [--quick] [--profile] [--stages]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import os
 import pstats
@@ -167,7 +171,7 @@ class Plain:
         return rtts
 
 
-async def run_all(rounds, n_small, n_large, n_rr, n_hs, profile):
+async def run_all(rounds, n_small, n_large, n_rr, n_hs, profile, stages):
     results = {k: {"plain": [], "enc": []} for k in ("small", "large", "small_cpu", "large_cpu")}
     rr = {"plain": [], "enc": []}
     async with trio.open_nursery() as nursery:
@@ -186,8 +190,94 @@ async def run_all(rounds, n_small, n_large, n_rr, n_hs, profile):
                 if profile and name == "enc":
                     profile.disable()
         hs = await enc.handshakes(n_hs)
+        breakdown = await stage_breakdown(plain, enc, n_large) if stages else None
         nursery.cancel_scope.cancel()
-    return results, rr, hs
+    return results, rr, hs, breakdown
+
+
+def websocket_cpu(size=LARGE, n=300):
+    """wsproto alone (no sockets): a client frames and masks one message, a server parses and
+    unmasks it. CPU seconds per message; this is most of what the plain connection costs."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, BytesMessage, Request
+
+    client, server = WSConnection(ConnectionType.CLIENT), WSConnection(ConnectionType.SERVER)
+    server.receive_data(client.send(Request(host="bench", target="/")))
+    list(server.events())
+    client.receive_data(server.send(AcceptConnection()))
+    list(client.events())
+    data = os.urandom(size)
+    t0 = time.process_time()
+    for _ in range(n):
+        wire = client.send(BytesMessage(data=data))
+        parts = []
+        for i in range(0, len(wire), RECEIVE_BUFFER):
+            server.receive_data(wire[i : i + RECEIVE_BUFFER])
+            parts += [e.data for e in server.events()]
+        assert sum(map(len, parts)) == size
+    return (time.process_time() - t0) / n
+
+
+class StageTimer:
+    """CPU time per named stage, by wrapping the functions that do each stage's work.
+
+    Times are exclusive: a stage nested in another (masking inside a websocket send) counts
+    only once, so the stages and "everything else" add up to the process CPU time."""
+
+    def __init__(self):
+        self.spent = collections.Counter()
+        self._undo = []
+        self._nested = []  # CPU time of inner stages, per active outer stage
+
+    def wrap(self, owner, name, stage):
+        original = getattr(owner, name)
+        spent, clock, nested = self.spent, time.process_time, self._nested
+
+        def timed(*args, **kwargs):
+            t0 = clock()
+            nested.append(0.0)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                elapsed = clock() - t0
+                spent[stage] += elapsed - nested.pop()
+                if nested:
+                    nested[-1] += elapsed
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, original))
+
+    def __enter__(self):
+        import wsproto
+        import wsproto.frame_protocol
+
+        from swarmlet.security import channel
+        from swarmlet.wire import codec, schema
+
+        self.wrap(wsproto.frame_protocol.XorMaskerSimple, "process", "websocket mask + unmask")
+        self.wrap(wsproto.WSConnection, "send", "websocket framing (send, unmasked part)")
+        self.wrap(channel.FrameSealer, "seal", "seal (XChaCha20-Poly1305)")
+        self.wrap(channel.FrameOpener, "open", "open (XChaCha20-Poly1305)")
+        self.wrap(codec, "encode", "CBOR encode")
+        self.wrap(codec, "decode", "CBOR decode (strict)")
+        self.wrap(schema.Schema, "validate", "schema checks")
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+
+
+async def stage_breakdown(plain, enc, n):
+    """CPU µs per 64 KiB message by stage, for each path."""
+    out = {}
+    for name, side in (("plain", plain), ("enc", enc)):
+        with StageTimer() as timer:
+            await side.blast(LARGE, n)
+        stages = {k: v / n for k, v in timer.spent.items()}
+        stages["total (process CPU)"] = side.cpu_per_message
+        out[name] = stages
+    return out
 
 
 def crypto_cpu_rate(size=LARGE, n=300):
@@ -207,14 +297,18 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="fewer iterations per round")
     ap.add_argument("--profile", action="store_true", help="print a profile of the encrypted side")
+    ap.add_argument("--stages", action="store_true", help="CPU per 64 KiB message by stage")
     args = ap.parse_args()
     scale = 0.2 if args.quick else 1.0
     n_small, n_large, n_rr, n_hs = (int(x * scale) for x in (20_000, 1_000, 2_000, 200))
     prof = cProfile.Profile() if args.profile else None
     load_before = os.getloadavg()[0]
-    results, rr, hs = trio.run(run_all, args.rounds, n_small, n_large, n_rr, n_hs, prof)
+    results, rr, hs, breakdown = trio.run(
+        run_all, args.rounds, n_small, n_large, n_rr, n_hs, prof, args.stages
+    )
 
     seal_open = crypto_cpu_rate()
+    ws_cost = websocket_cpu()
     mb = LARGE / 1e6
     med = statistics.median
     print(
@@ -250,6 +344,28 @@ def main() -> int:
         f"seal+open of one 64 KiB frame: {seal_open * 1e6:.0f} us CPU "
         f"({2 * mb / seal_open:.0f} MB/s of XChaCha20-Poly1305 per core)"
     )
+    plain_cpu = med(results["large_cpu"]["plain"])
+    print(
+        f"websocket library alone (wsproto frame+mask, parse+unmask) per 64 KiB: "
+        f"{ws_cost * 1e6:.0f} us CPU, {ws_cost / plain_cpu:.0%} of the plain path's CPU"
+    )
+    print(
+        f"ceiling if the session added only the cipher: plain CPU / (plain CPU + seal+open) = "
+        f"{plain_cpu / (plain_cpu + seal_open):.0%}"
+    )
+    if breakdown:
+        print(f"CPU us per 64 KiB message by stage{'':6}{'plain ws':>12}{'encrypted':>12}")
+        keys = sorted(breakdown["enc"], key=lambda k: (k.startswith("total"), -breakdown["enc"][k]))
+        for key in keys:
+            a, b = (breakdown[s].get(key, 0.0) * 1e6 for s in ("plain", "enc"))
+            print(f"  {key:38}{a:12.1f}{b:12.1f}")
+        rest = [
+            breakdown[s]["total (process CPU)"]
+            - sum(v for k, v in breakdown[s].items() if not k.startswith("total"))
+            for s in ("plain", "enc")
+        ]
+        label = "everything else (tasks, sockets, parsing)"
+        print(f"  {label:38}{rest[0] * 1e6:12.1f}{rest[1] * 1e6:12.1f}")
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
     return 0

@@ -105,7 +105,14 @@ class SecureSession:
         """Seal and send an already encoded message (counters advance in send order)."""
         if self.closed_reason is not None:
             raise SessionClosed(self.closed_reason)
-        async with self._send_lock:
+        # Cancelled before sealing: nothing happened. An uncontended lock is taken without a
+        # schedule point (the send below has its own), one task switch less per frame.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            self._send_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._send_lock.acquire()
+        try:
             frame = self._sealer.seal(data)
             try:
                 await self.ws.send_message(frame)
@@ -118,6 +125,8 @@ class SecureSession:
                     self.closed_reason = "a send was interrupted"
                 await close_quietly(self.ws, self.closed_reason)
                 raise
+        finally:
+            self._send_lock.release()
 
     async def receive(self) -> object:
         if self.closed_reason is not None:

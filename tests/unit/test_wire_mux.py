@@ -148,8 +148,14 @@ async def test_reconnect_after_peer_restarts():
         nursery.cancel_scope.cancel()
 
 
-async def test_backpressure_bounds_outgoing_queue():
-    """A peer that stops reading: our queue fills to its bound and then refuses more."""
+@pytest.mark.parametrize(
+    ("options", "expect_queued"),
+    [({"queue_size": 8}, 8), ({"queue_size": 256, "queue_bytes": 200_000}, 3)],
+    ids=["envelopes", "bytes"],
+)
+async def test_backpressure_bounds_outgoing_queue(options, expect_queued):
+    """A peer that stops reading: our queue fills to its bound (in envelopes or in bytes)
+    and then refuses more."""
     cl = TestCluster()
     stalled = trio.Event()
 
@@ -162,7 +168,7 @@ async def test_backpressure_bounds_outgoing_queue():
     async with trio.open_nursery() as nursery:
         listener = Listener(cl.creds(), never_read)
         port = await nursery.start(listener.serve, "127.0.0.1", 0)
-        client = Transport(cl.creds("worker"), Router(), connection_options={"queue_size": 8})
+        client = Transport(cl.creds("worker"), Router(), connection_options=options)
         await nursery.start(client.run)
         conn = await client.connection(f"127.0.0.1:{port}")
         body = {"text": "x" * 60_000}
@@ -174,10 +180,48 @@ async def test_backpressure_bounds_outgoing_queue():
                     accepted += 1
                 if waited.cancelled_caught:
                     break
-        assert conn.queued == 8
+        assert conn.queued <= expect_queued
         assert accepted * len(body["text"]) < 64 * 2**20  # bounded: socket buffers + queue
-        with pytest.raises(Backpressure):
-            conn.send_nowait("note", body)
+        with pytest.raises(Backpressure):  # (waiting senders are woken at half the queue)
+            for _ in range(expect_queued + 1):
+                conn.send_nowait("note", body)
+        assert conn.queued == expect_queued
+        nursery.cancel_scope.cancel()
+
+
+async def test_sender_waiting_for_room_released_when_session_ends():
+    """A send blocked on a full queue fails with Unavailable when the connection closes."""
+    from swarmlet.wire.endpoint import Listener
+    from swarmlet.wire.mux import Unavailable
+
+    cl = TestCluster()
+
+    async def never_read(session):
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(Listener(cl.creds(), never_read).serve, "127.0.0.1", 0)
+        client = Transport(cl.creds("worker"), Router(), connection_options={"queue_bytes": 1})
+        await nursery.start(client.run)
+        conn = await client.connection(f"127.0.0.1:{port}")
+        body = {"text": "x" * 60_000}
+        outcome = []
+
+        async def sender():
+            try:
+                with trio.fail_after(60):
+                    while True:
+                        await conn.send("note", body)
+            except Unavailable:
+                outcome.append("unavailable")
+
+        async with trio.open_nursery() as inner:
+            inner.start_soon(sender)
+            while conn.queued < 1 or conn._room.is_set():
+                await trio.sleep(0.05)
+            await trio.sleep(0.2)  # the sender is now waiting for room
+            await conn.aclose("test over")
+        assert outcome == ["unavailable"]
         nursery.cancel_scope.cancel()
 
 
