@@ -5,9 +5,18 @@ from __future__ import annotations
 import base64
 import sys
 
-from swarmlet.cli.common import CLIError, add_filter, add_format, add_quiet, client, group, leaf
+from swarmlet.cli.common import (
+    CLIError,
+    add_filter,
+    add_format,
+    add_pretty,
+    add_quiet,
+    client,
+    group,
+    leaf,
+)
 from swarmlet.cli.filters import filters_param, parse_filters
-from swarmlet.cli.format import ago, format_inspect, print_listing, truncate_id
+from swarmlet.cli.format import ago, print_inspect, print_listing, truncate_id
 from swarmlet.cli.service_spec import labels_map
 
 NETWORK_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
@@ -229,9 +238,7 @@ def _file_object(sub, kind: str):
     )
     p.add_argument("refs", nargs="+", metavar=kind.upper())
     add_format(p, "inspect")
-    p.add_argument(
-        "--pretty", action="store_true", help="Print the information in a human friendly format"
-    )
+    add_pretty(p)
     p = leaf(
         g,
         "rm",
@@ -302,8 +309,7 @@ def cmd_inspect(collection: str):
     def handler(args) -> int:
         api = client(args)
         objs = [api.get(f"/{collection}/{ref}") for ref in args.refs]
-        sys.stdout.write(format_inspect(objs, args.format))
-        return 0
+        return print_inspect(objs, args.format)
 
     return handler
 
