@@ -265,15 +265,28 @@ def _manager_addr(api) -> str:
     return managers[0].get("Addr", "") if managers else swarm.get("NodeAddr", "")
 
 
-def cmd_init(args) -> int:
+def _started_daemon(args):
+    """A client of this host's daemon, started first if none runs (as init and join do)."""
     api = client(args)
     from swarmlet.cli.autostart import ensure_daemon
 
     ensure_daemon(api.host)
-    body = {
+    return api
+
+
+def _address_body(args) -> dict:
+    """The address fields of the init and join requests (the flags of `_address_flags`)."""
+    return {
         "ListenAddr": args.listen_addr,
         "AdvertiseAddr": args.advertise_addr or "",
         "DataPathAddr": args.data_path_addr or "",
+    }
+
+
+def cmd_init(args) -> int:
+    api = _started_daemon(args)
+    body = {
+        **_address_body(args),
         "DataPathPort": args.data_path_port or 0,
         "DefaultAddrPool": args.default_addr_pool or [],
         "SubnetSize": args.default_addr_pool_mask_length or 0,
@@ -305,14 +318,9 @@ def _join_instructions(api, role: str) -> str:
 
 
 def cmd_join(args) -> int:
-    api = client(args)
-    from swarmlet.cli.autostart import ensure_daemon
-
-    ensure_daemon(api.host)
+    api = _started_daemon(args)
     body = {
-        "ListenAddr": args.listen_addr,
-        "AdvertiseAddr": args.advertise_addr or "",
-        "DataPathAddr": args.data_path_addr or "",
+        **_address_body(args),
         "RemoteAddrs": [args.remote],
         "JoinToken": args.token or "",
         "Availability": args.availability,
