@@ -183,6 +183,11 @@ def cmd_network_create(args) -> int:
     return 0
 
 
+def _labels_field(labels: dict | None) -> str:
+    """The `Labels` column of a listing: k=v pairs, sorted, comma-separated."""
+    return ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items()))
+
+
 def network_row(n: dict, no_trunc: bool = False) -> dict:
     return {
         "ID": truncate_id(n.get("Id") or n.get("ID", ""), no_trunc),
@@ -191,7 +196,7 @@ def network_row(n: dict, no_trunc: bool = False) -> dict:
         "Scope": n.get("Scope", ""),
         "IPv6": "true" if n.get("EnableIPv6") else "false",
         "Internal": "true" if n.get("Internal") else "false",
-        "Labels": ",".join(f"{k}={v}" for k, v in sorted((n.get("Labels") or {}).items())),
+        "Labels": _labels_field(n.get("Labels")),
         "CreatedAt": n.get("Created", ""),
     }
 
@@ -286,7 +291,7 @@ def file_row(obj: dict) -> dict:
         "Driver": (spec.get("Driver") or {}).get("Name", ""),
         "CreatedAt": ago(obj.get("CreatedAt")),
         "UpdatedAt": ago(obj.get("UpdatedAt")),
-        "Labels": ",".join(f"{k}={v}" for k, v in sorted((spec.get("Labels") or {}).items())),
+        "Labels": _labels_field(spec.get("Labels")),
     }
 
 
