@@ -69,6 +69,13 @@ def add_format(p, what="listing"):
     )
 
 
+def add_pretty(p):
+    """`--pretty` of `inspect`."""
+    p.add_argument(
+        "--pretty", action="store_true", help="Print the information in a human friendly format"
+    )
+
+
 def add_filter(p):
     from swarmlet.cli.filters import check_filter_format
     from swarmlet.cli.opts import validated

@@ -149,6 +149,17 @@ def format_inspect(objects: list, fmt: str | None) -> str:
     return "".join(_execute(tpl, obj) + "\n" for obj in objects)
 
 
+def print_inspect(objects: list, fmt: str | None, pretty=None) -> int:
+    """Print `inspect` output: each object through `pretty` (a `--pretty` renderer, used only
+    without a --format), else `format_inspect`'s."""
+    if pretty is not None and not fmt:
+        for obj in objects:
+            sys.stdout.write(pretty(obj))
+        return 0
+    sys.stdout.write(format_inspect(objects, fmt))
+    return 0
+
+
 # ---- human durations (docker/go-units HumanDuration) ----------------------------------------
 
 

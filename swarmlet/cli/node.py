@@ -5,9 +5,18 @@ from __future__ import annotations
 import sys
 
 from swarmlet.cli import opts
-from swarmlet.cli.common import CLIError, add_filter, add_format, add_quiet, client, group, leaf
+from swarmlet.cli.common import (
+    CLIError,
+    add_filter,
+    add_format,
+    add_pretty,
+    add_quiet,
+    client,
+    group,
+    leaf,
+)
 from swarmlet.cli.filters import filters_param, parse_filters
-from swarmlet.cli.format import format_inspect, print_listing
+from swarmlet.cli.format import print_inspect, print_listing
 from swarmlet.cli.service_spec import labels_map
 from swarmlet.cli.tasks import add_task_flags, list_tasks
 
@@ -42,9 +51,7 @@ def register(sub) -> None:
     )
     p.add_argument("nodes", nargs="+", metavar="NODE")
     add_format(p, "inspect")
-    p.add_argument(
-        "--pretty", action="store_true", help="Print the information in a human friendly format"
-    )
+    add_pretty(p)
     p = leaf(
         g,
         "promote",
@@ -156,12 +163,7 @@ def cmd_ls(args) -> int:
 def cmd_inspect(args) -> int:
     api = client(args)
     nodes = [resolve_node(api, ref) for ref in args.nodes]
-    if args.pretty and not args.format:
-        for n in nodes:
-            sys.stdout.write(pretty_node(n))
-        return 0
-    sys.stdout.write(format_inspect(nodes, args.format))
-    return 0
+    return print_inspect(nodes, args.format, pretty_node if args.pretty else None)
 
 
 def pretty_node(n: dict) -> str:

@@ -5,9 +5,18 @@ from __future__ import annotations
 import base64
 import sys
 
-from swarmlet.cli.common import CLIError, add_filter, add_format, add_quiet, client, group, leaf
+from swarmlet.cli.common import (
+    CLIError,
+    add_filter,
+    add_format,
+    add_pretty,
+    add_quiet,
+    client,
+    group,
+    leaf,
+)
 from swarmlet.cli.filters import filters_param, parse_filters
-from swarmlet.cli.format import ago, format_inspect, print_listing, truncate_id
+from swarmlet.cli.format import ago, print_inspect, print_listing, truncate_id
 from swarmlet.cli.service_spec import labels_map
 
 NETWORK_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
@@ -174,6 +183,11 @@ def cmd_network_create(args) -> int:
     return 0
 
 
+def _labels_field(labels: dict | None) -> str:
+    """The `Labels` column of a listing: k=v pairs, sorted, comma-separated."""
+    return ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items()))
+
+
 def network_row(n: dict, no_trunc: bool = False) -> dict:
     return {
         "ID": truncate_id(n.get("Id") or n.get("ID", ""), no_trunc),
@@ -182,7 +196,7 @@ def network_row(n: dict, no_trunc: bool = False) -> dict:
         "Scope": n.get("Scope", ""),
         "IPv6": "true" if n.get("EnableIPv6") else "false",
         "Internal": "true" if n.get("Internal") else "false",
-        "Labels": ",".join(f"{k}={v}" for k, v in sorted((n.get("Labels") or {}).items())),
+        "Labels": _labels_field(n.get("Labels")),
         "CreatedAt": n.get("Created", ""),
     }
 
@@ -229,9 +243,7 @@ def _file_object(sub, kind: str):
     )
     p.add_argument("refs", nargs="+", metavar=kind.upper())
     add_format(p, "inspect")
-    p.add_argument(
-        "--pretty", action="store_true", help="Print the information in a human friendly format"
-    )
+    add_pretty(p)
     p = leaf(
         g,
         "rm",
@@ -279,7 +291,7 @@ def file_row(obj: dict) -> dict:
         "Driver": (spec.get("Driver") or {}).get("Name", ""),
         "CreatedAt": ago(obj.get("CreatedAt")),
         "UpdatedAt": ago(obj.get("UpdatedAt")),
-        "Labels": ",".join(f"{k}={v}" for k, v in sorted((spec.get("Labels") or {}).items())),
+        "Labels": _labels_field(spec.get("Labels")),
     }
 
 
@@ -302,8 +314,7 @@ def cmd_inspect(collection: str):
     def handler(args) -> int:
         api = client(args)
         objs = [api.get(f"/{collection}/{ref}") for ref in args.refs]
-        sys.stdout.write(format_inspect(objs, args.format))
-        return 0
+        return print_inspect(objs, args.format)
 
     return handler
 

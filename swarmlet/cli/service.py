@@ -10,6 +10,7 @@ from swarmlet.cli.common import (
     CLIError,
     add_filter,
     add_format,
+    add_pretty,
     add_quiet,
     client,
     group,
@@ -17,7 +18,7 @@ from swarmlet.cli.common import (
     warn,
 )
 from swarmlet.cli.filters import filters_param, parse_filters
-from swarmlet.cli.format import format_inspect, print_listing, truncate_id
+from swarmlet.cli.format import print_inspect, print_listing, truncate_id
 from swarmlet.cli.objects import remove
 from swarmlet.cli.tasks import add_task_flags, list_tasks, port_text, strip_digest
 
@@ -47,9 +48,7 @@ def register(sub) -> None:
     )
     p.add_argument("services", nargs="+", metavar="SERVICE")
     add_format(p, "inspect")
-    p.add_argument(
-        "--pretty", action="store_true", help="Print the information in a human friendly format"
-    )
+    add_pretty(p)
     p = leaf(g, "logs", "[OPTIONS] SERVICE|TASK", "Fetch the logs of a service or task", cmd_logs)
     p.add_argument("service", metavar="SERVICE|TASK")
     p.add_argument("--details", action="store_true", help="Show extra details provided to logs")
@@ -519,12 +518,7 @@ def cmd_scale(args) -> int:
 def cmd_inspect(args) -> int:
     api = client(args)
     services = [get_service(api, ref) for ref in args.services]
-    if args.pretty and not args.format:
-        for s in services:
-            sys.stdout.write(pretty_service(s))
-        return 0
-    sys.stdout.write(format_inspect(services, args.format))
-    return 0
+    return print_inspect(services, args.format, pretty_service if args.pretty else None)
 
 
 def pretty_service(s: dict) -> str:

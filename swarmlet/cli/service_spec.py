@@ -11,6 +11,8 @@ import os
 import re
 import shlex
 
+from swarmlet.cli.opts import parse_bool
+
 # swarmkit's defaults, which docker/cli fills in for flags the user did not give.
 DEFAULT_UPDATE_CONFIG = {
     "Parallelism": 1,
@@ -43,12 +45,10 @@ def _kv(field: str) -> tuple[str, str | None]:
 def _bool_field(key: str, value: str | None) -> bool:
     if value is None:
         return True
-    low = value.lower()
-    if low in ("1", "t", "true"):
-        return True
-    if low in ("0", "f", "false"):
-        return False
-    raise ValueError(f"invalid value for {key}: {value}")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise ValueError(f"invalid value for {key}: {value}") from None
 
 
 # ---- ports ----------------------------------------------------------------------------------
@@ -353,25 +353,26 @@ def _update_config(args, prefix: str, current: dict | None) -> dict:
         "max_failure_ratio": "MaxFailureRatio",
         "order": "Order",
     }
-    for flag, key in fields.items():
-        value = getattr(args, f"{prefix}_{flag}", None)
+    return _copy_given(args, cfg, ((f"{prefix}_{flag}", key) for flag, key in fields.items()))
+
+
+def _copy_given(args, target: dict, pairs) -> dict:
+    """Set ``target[key]`` from each (flag, key) flag that was given; the rest stay as they are."""
+    for flag, key in pairs:
+        value = getattr(args, flag, None)
         if value is not None:
-            cfg[key] = value
-    return cfg
+            target[key] = value
+    return target
 
 
 def _restart_policy(args, current: dict | None) -> dict:
-    policy = dict(current or DEFAULT_RESTART_POLICY)
-    for flag, key in (
+    flags = (
         ("restart_condition", "Condition"),
         ("restart_delay", "Delay"),
         ("restart_max_attempts", "MaxAttempts"),
         ("restart_window", "Window"),
-    ):
-        value = getattr(args, flag, None)
-        if value is not None:
-            policy[key] = value
-    return policy
+    )
+    return _copy_given(args, dict(current or DEFAULT_RESTART_POLICY), flags)
 
 
 def _resources(args, current: dict | None) -> dict:
@@ -416,17 +417,15 @@ def _healthcheck(args, current: dict | None) -> dict | None:
 
 
 def _container_scalars(args, cs: dict) -> None:
-    for flag, key in (
+    flags = (
         ("hostname", "Hostname"),
         ("workdir", "Dir"),
         ("user", "User"),
         ("stop_signal", "StopSignal"),
         ("stop_grace_period", "StopGracePeriod"),
         ("isolation", "Isolation"),
-    ):
-        value = getattr(args, flag, None)
-        if value is not None:
-            cs[key] = value
+    )
+    _copy_given(args, cs, flags)
     for flag, key in (("tty", "TTY"), ("read_only", "ReadOnly"), ("init", "Init")):
         value = getattr(args, flag, None)
         if value:

@@ -71,22 +71,7 @@ def register(sub) -> None:
 
 def _init(sub, alias=False):
     p = leaf(sub, "init", "[OPTIONS]", "Initialize a swarm", cmd_init)
-    p.add_argument(
-        "--advertise-addr",
-        metavar="string",
-        help="Advertised address (format: <ip|interface>[:port])",
-    )
-    p.add_argument(
-        "--listen-addr",
-        metavar="node-addr",
-        default="0.0.0.0:2377",
-        help="Listen address (format: <ip|interface>[:port]) (default 0.0.0.0:2377)",
-    )
-    p.add_argument(
-        "--data-path-addr",
-        metavar="string",
-        help="Address or interface to use for data path traffic (format: <ip|interface>)",
-    )
+    _address_flags(p)
     p.add_argument(
         "--data-path-port",
         type=opts.uint,
@@ -110,6 +95,31 @@ def _init(sub, alias=False):
         action="store_true",
         help="Force create a new cluster from current state",
     )
+    _availability_flag(p)
+    _cluster_flags(p)
+
+
+def _address_flags(p):
+    """The node address flags `init` and `join` share."""
+    p.add_argument(
+        "--advertise-addr",
+        metavar="string",
+        help="Advertised address (format: <ip|interface>[:port])",
+    )
+    p.add_argument(
+        "--listen-addr",
+        metavar="node-addr",
+        default="0.0.0.0:2377",
+        help="Listen address (format: <ip|interface>[:port]) (default 0.0.0.0:2377)",
+    )
+    p.add_argument(
+        "--data-path-addr",
+        metavar="string",
+        help="Address or interface to use for data path traffic (format: <ip|interface>)",
+    )
+
+
+def _availability_flag(p):
     p.add_argument(
         "--availability",
         type=opts.choice(*AVAILABILITY),
@@ -117,7 +127,6 @@ def _init(sub, alias=False):
         default="active",
         help='Availability of the node ("active", "pause", "drain") (default "active")',
     )
-    _cluster_flags(p)
 
 
 def _cluster_flags(p):
@@ -178,29 +187,8 @@ def _join(sub, alias=False):
     p = leaf(sub, "join", "[OPTIONS] HOST:PORT", "Join a swarm as a node and/or manager", cmd_join)
     p.add_argument("remote", metavar="HOST:PORT")
     p.add_argument("--token", metavar="string", help="Token for entry into the swarm")
-    p.add_argument(
-        "--advertise-addr",
-        metavar="string",
-        help="Advertised address (format: <ip|interface>[:port])",
-    )
-    p.add_argument(
-        "--listen-addr",
-        metavar="node-addr",
-        default="0.0.0.0:2377",
-        help="Listen address (format: <ip|interface>[:port]) (default 0.0.0.0:2377)",
-    )
-    p.add_argument(
-        "--data-path-addr",
-        metavar="string",
-        help="Address or interface to use for data path traffic (format: <ip|interface>)",
-    )
-    p.add_argument(
-        "--availability",
-        type=opts.choice(*AVAILABILITY),
-        metavar="string",
-        default="active",
-        help='Availability of the node ("active", "pause", "drain") (default "active")',
-    )
+    _address_flags(p)
+    _availability_flag(p)
 
 
 def _leave(sub, alias=False):
@@ -277,15 +265,28 @@ def _manager_addr(api) -> str:
     return managers[0].get("Addr", "") if managers else swarm.get("NodeAddr", "")
 
 
-def cmd_init(args) -> int:
+def _started_daemon(args):
+    """A client of this host's daemon, started first if none runs (as init and join do)."""
     api = client(args)
     from swarmlet.cli.autostart import ensure_daemon
 
     ensure_daemon(api.host)
-    body = {
+    return api
+
+
+def _address_body(args) -> dict:
+    """The address fields of the init and join requests (the flags of `_address_flags`)."""
+    return {
         "ListenAddr": args.listen_addr,
         "AdvertiseAddr": args.advertise_addr or "",
         "DataPathAddr": args.data_path_addr or "",
+    }
+
+
+def cmd_init(args) -> int:
+    api = _started_daemon(args)
+    body = {
+        **_address_body(args),
         "DataPathPort": args.data_path_port or 0,
         "DefaultAddrPool": args.default_addr_pool or [],
         "SubnetSize": args.default_addr_pool_mask_length or 0,
@@ -317,14 +318,9 @@ def _join_instructions(api, role: str) -> str:
 
 
 def cmd_join(args) -> int:
-    api = client(args)
-    from swarmlet.cli.autostart import ensure_daemon
-
-    ensure_daemon(api.host)
+    api = _started_daemon(args)
     body = {
-        "ListenAddr": args.listen_addr,
-        "AdvertiseAddr": args.advertise_addr or "",
-        "DataPathAddr": args.data_path_addr or "",
+        **_address_body(args),
         "RemoteAddrs": [args.remote],
         "JoinToken": args.token or "",
         "Availability": args.availability,

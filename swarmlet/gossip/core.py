@@ -401,15 +401,24 @@ class Swim:
             self._event(EV_UPDATE, m)
         self._queue.push(upd)
 
-    def _on_suspect(self, upd):
+    def _live_target(self, upd):
+        """The live member a suspect or dead update applies to, else None: an update about
+        this node is refuted instead, and a stale one or one about a gone member ignored."""
         mid = upd["id"]
         if mid == self.id:
             if upd["inc"] >= self.inc and not self.leaving:
                 self._refute(upd["inc"])
-            return
+            return None
         m = self._members.get(mid)
         if m is None or upd["inc"] < m.inc or m.state not in LIVE_STATES:
+            return None
+        return m
+
+    def _on_suspect(self, upd):
+        m = self._live_target(upd)
+        if m is None:
             return
+        mid = m.id
         sender = upd["from"]
         if m.state == SUSPECT and upd["inc"] == m.inc:
             s = m.suspicion
@@ -433,14 +442,10 @@ class Swim:
         self._at(s.deadline(), "suspicion", (mid, s))
 
     def _on_dead(self, upd):
-        mid = upd["id"]
-        if mid == self.id:
-            if upd["inc"] >= self.inc and not self.leaving:
-                self._refute(upd["inc"])
+        m = self._live_target(upd)
+        if m is None:
             return
-        m = self._members.get(mid)
-        if m is None or upd["inc"] < m.inc or m.state not in LIVE_STATES:
-            return
+        mid = m.id
         m.inc, m.since, m.suspicion = upd["inc"], self.now, None
         m.state = LEFT if upd["from"] == mid else DEAD
         self._set_live_count(-1)

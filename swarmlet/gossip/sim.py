@@ -250,6 +250,6 @@ class Simulation:
 
 
 def _encoded_size(msg: dict) -> int:
-    import cbor2
+    from .transport import encode
 
-    return len(cbor2.dumps(msg))
+    return len(encode(msg))

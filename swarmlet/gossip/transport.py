@@ -7,12 +7,10 @@ secure wire can replace the plain websocket adapter without touching the runner.
 
 from __future__ import annotations
 
-import io
 from typing import Protocol
 
 MAX_FRAME = 1 << 20
 _MAX_DEPTH = 12
-_PLAIN = (str, int, float, bool, bytes, type(None))
 
 
 class Transport(Protocol):
@@ -27,41 +25,21 @@ class BadFrame(ValueError):
 
 
 def encode(msg: dict) -> bytes:
-    import cbor2
+    from swarmlet import codec
 
-    return cbor2.dumps(msg)
+    return codec.encode(msg)
 
 
 def decode(frame: bytes) -> dict:
     """Decode one untrusted frame: one CBOR map of plain values, nothing trailing."""
-    import cbor2
+    from swarmlet import codec
 
-    if not isinstance(frame, bytes | bytearray) or len(frame) > MAX_FRAME:
-        raise BadFrame("frame too large or not binary")
-    fp = io.BytesIO(frame)
+    if not isinstance(frame, bytes | bytearray):
+        raise BadFrame("frame is not binary")
     try:
-        dec = cbor2.CBORDecoder(
-            fp, max_depth=_MAX_DEPTH, allow_indefinite=False, allow_duplicate_keys=False
-        )
-        msg = dec.decode()
-    except Exception as exc:  # cbor2 raises several types for malformed input
+        msg = codec.decode(frame, _MAX_DEPTH, MAX_FRAME, text_keys=True)
+    except codec.DecodeError as exc:
         raise BadFrame(f"undecodable frame: {exc}") from None
-    if fp.tell() != len(frame):
-        raise BadFrame("trailing bytes after message")
     if not isinstance(msg, dict):
         raise BadFrame("message is not a map")
-    _check_plain(msg, 0)
     return msg
-
-
-def _check_plain(value, depth):
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise BadFrame("non-string key")
-            _check_plain(v, depth + 1)
-    elif isinstance(value, list):
-        for v in value:
-            _check_plain(v, depth + 1)
-    elif not isinstance(value, _PLAIN):
-        raise BadFrame(f"unexpected {type(value).__name__} in message")

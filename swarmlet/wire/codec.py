@@ -1,87 +1,11 @@
-"""Strict CBOR for untrusted bytes.
+"""Strict CBOR for untrusted frames: the shared decoder at the wire's limits.
 
-cbor2's defaults suit trusted data: it ignores trailing bytes, accepts duplicate keys and
-indefinite lengths, and turns tags into bignums, sets, dates and even cyclic structures. Every
-frame from another node goes through `decode` instead, which refuses all of that.
+Every frame from another node goes through `decode`, which refuses trailing bytes, duplicate
+keys, indefinite lengths, tags and anything but plain data (see swarmlet.codec).
 """
 
 from __future__ import annotations
 
-import io
+from swarmlet.codec import MAX_DEPTH, MAX_FRAME, DecodeError, EncodeError, decode, encode
 
-import cbor2
-
-MAX_DEPTH = 16
-MAX_FRAME = 1 << 20
-
-# Tags cbor2 decodes itself (found by probing cbor2 6.3); any other tag reaches the tag hook.
-_BUILTIN_TAGS = (0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 52, 54, 100, 256, 258, 260, 261)
-_BUILTIN_TAGS += (1004, 43000, 55799)
-
-
-EncodeError = cbor2.CBOREncodeError  # a value that is not plain CBOR data
-
-
-class DecodeError(ValueError):
-    """Bytes that are not one acceptable CBOR value."""
-
-
-def _refuse_tag(*_args):
-    raise DecodeError("CBOR tags are not accepted")
-
-
-_SEMANTIC = dict.fromkeys(_BUILTIN_TAGS, _refuse_tag)
-
-
-def encode(obj: object, canonical: bool = False) -> bytes:
-    return cbor2.dumps(obj, canonical=canonical)
-
-
-def decode(data: bytes, max_depth: int = MAX_DEPTH, max_size: int = MAX_FRAME) -> object:
-    """One CBOR value that fills `data` exactly; DecodeError for anything else."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise DecodeError("frame is not binary")
-    if len(data) > max_size:
-        raise DecodeError(f"frame of {len(data)} bytes exceeds {max_size}")
-    if not data:
-        raise DecodeError("empty frame")
-    fp = io.BytesIO(data)
-    try:
-        value = cbor2.CBORDecoder(
-            fp,
-            read_size=max(4096, len(data)),  # one read: the default 4 KiB makes big frames slow
-            max_depth=max_depth,
-            allow_indefinite=False,
-            allow_duplicate_keys=False,
-            strict_hashable_types=True,
-            semantic_decoders=_SEMANTIC,
-            tag_hook=_refuse_tag,
-        ).decode()
-    except DecodeError:
-        raise
-    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as exc:
-        cause = exc.__cause__
-        if isinstance(cause, DecodeError):
-            raise DecodeError(str(cause)) from None
-        raise DecodeError(f"invalid CBOR: {exc}") from None
-    if fp.tell() != len(data):
-        raise DecodeError(f"{len(data) - fp.tell()} trailing bytes after the CBOR value")
-    _check_simple(value)
-    return value
-
-
-_SIMPLE = (int, str, bytes, float, bool, type(None))
-
-
-def _check_simple(value: object, depth: int = 0) -> None:
-    """Only plain data may come out (no cbor2 special objects such as `undefined`)."""
-    t = type(value)
-    if t is dict:
-        for k, v in value.items():
-            _check_simple(k, depth + 1)
-            _check_simple(v, depth + 1)
-    elif t is list:
-        for v in value:
-            _check_simple(v, depth + 1)
-    elif t not in _SIMPLE:
-        raise DecodeError(f"CBOR value of type {t.__name__} is not accepted")
+__all__ = ["MAX_DEPTH", "MAX_FRAME", "DecodeError", "EncodeError", "decode", "encode"]
