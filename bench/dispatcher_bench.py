@@ -2,7 +2,7 @@
 running, through a real dispatcher, real secure sessions on loopback and real agents (on an
 in-memory executor, so no engine time is counted; the store is a LocalCluster, so no raft).
 
-    PYTHONPATH=. /work/venv/bin/python bench/dispatcher_bench.py [--runs 5]
+    python bench/dispatcher_bench.py [--runs 5]
 
 Prints, per case, the median time and the number of store commands the status reports took.
 """

@@ -1,7 +1,7 @@
 """Raft benchmark: three manager processes on 127.0.0.1 (sqlite with fsync) and pysyncobj under
 the same load, side by side. Prints figures; never passes or fails.
 
-    /work/venv/bin/python bench/raft_bench.py [--seq 1000] [--ops 20000] [--inflight 500]
+    python bench/raft_bench.py [--seq 1000] [--ops 20000] [--inflight 500]
         [--failover 20] [--idle 10] [--no-pysyncobj]
 
 Load: one client process (this one) on one websocket connection per cluster, CBOR requests;

@@ -12,7 +12,7 @@ library's framing and masking, the cipher) and the best ratio the encrypted sess
 if it added nothing but the cipher. `--stages` adds CPU time per 64 KiB message spent in each
 stage of both paths (measured in an extra round, after the figures above).
 
-    /work/venv/bin/python bench/wire_bench.py [--rounds N] [--quick] [--profile] [--stages]
+    python bench/wire_bench.py [--rounds N] [--quick] [--profile] [--stages]
 """
 
 from __future__ import annotations
