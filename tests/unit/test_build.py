@@ -203,3 +203,16 @@ def test_two_builds_are_byte_identical(request):
         subprocess.run(["bash", "build.sh"], cwd=ROOT, env=env, check=True, capture_output=True)
         digests.append(hashlib.sha256((ROOT / "dist" / "swarmlet").read_bytes()).hexdigest())
     assert digests[0] == digests[1]
+
+
+GROUPS = [
+    "swarm", "node", "service", "stack", "network", "secret", "config",
+    "btrfs", "lab", "daemon", "version", "info", "init", "join", "leave",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_the_file_prints_help_of_every_group(group):
+    result = run_zipapp(sys.executable, group, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout and group in result.stdout
