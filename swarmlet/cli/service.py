@@ -387,11 +387,10 @@ def get_service(api, ref: str) -> dict:
 
 
 def wait_for_convergence(api, service_id: str, args) -> int:
-    """Progress display until the service converges (the `docker service create` bars).
+    """Progress display until the service converges (the `docker service create` lines)."""
+    from swarmlet.cli.progress import wait_for_convergence as wait
 
-    Hook for the control-plane stage: for now it returns at once, as `-d` does.
-    """
-    return 0
+    return wait(api, service_id, args)
 
 
 def resolve_references(api, spec: dict) -> None:

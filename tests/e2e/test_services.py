@@ -215,3 +215,14 @@ def test_global_service_and_replicated_job(swarm):
 
     eventually(completed, timeout=120)
     sw(lab, "service", "rm", "glob", "job")
+
+
+def test_without_detach_progress_is_shown_until_converged(swarm):
+    lab = swarm
+    out = sw(lab, "service", "create", "--name", "prog", "--replicas", "3", "--init",
+             "--update-monitor", "1s", "busybox:latest", "sleep", "100000")  # fmt: skip
+    assert "overall progress: 3 out of 3 tasks" in out
+    assert "verify: Service converged" in out
+    failed = sw(lab, "service", "update", "--image", "busybox:missing", "prog", check=False)
+    assert failed.returncode == 1 and "update paused" in failed.stderr
+    sw(lab, "service", "rm", "prog")
