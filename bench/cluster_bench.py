@@ -76,14 +76,34 @@ class Bench:
         self.name = "cb" + secrets.token_hex(3)[:5]
 
     def up(self, nodes: int, managers: int, workers: int) -> Bench:
-        from swarmlet.lab import swarm
-
         self.lab = LabHandle(self.name, nodes)
-        swarm.form(self.lab._lab, managers, workers)
-        self.managers = self.lab.state.swarm["managers"]
+        self.form(managers, workers)
+        self.service_id = ""
         self.api = {h: Client(self.lab.host(h).swarmlet_host, timeout=10) for h in self.lab.hosts}
         wait_for(lambda: self.ready_count("node1") == managers + workers)
         return self
+
+    def form(self, managers: int, workers: int) -> None:
+        """As `lab up --swarm`, but a refused join is retried (and reported): a join right
+        after another manager's can be refused while the membership change settles."""
+        lab = self.lab
+        members = lab.hosts[: managers + workers]
+        for h in members:
+            lab.start(h)
+        lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
+        remote = f"{lab.addr('node1')}:2377"
+        for i, h in enumerate(members[1:], start=2):
+            role = "manager" if i <= managers else "worker"
+            token = lab.swarmlet("node1", "swarm", "join-token", "-q", role).stdout.strip()
+            for attempt in range(1, 11):
+                res = lab.swarmlet(h, "swarm", "join", "--token", token, remote, check=False)
+                if res.returncode == 0:
+                    break
+                print(f"({h}: join as {role}, attempt {attempt}: {res.stderr.strip()})")
+                time.sleep(1.0)
+            else:
+                raise Timeout(f"{h} could not join")
+        self.managers = members[:managers]
 
     def down(self) -> None:
         """Tear the lab down by name (also one whose `up` failed half-way)."""
@@ -102,7 +122,8 @@ class Bench:
         return {n["ID"]: n["Description"]["Hostname"] for n in self.nodes(via)}
 
     def tasks(self, via: str = "node1") -> list[dict]:
-        return self.api[via].get("/tasks", filters={"service": {SERVICE: True}}) or []
+        wanted = {"service": {self.service_id: True}}
+        return self.api[via].get("/tasks", filters=wanted) or []
 
     def running(self, via: str = "node1") -> list[dict]:
         return [
@@ -120,15 +141,14 @@ class Bench:
     def remove_service(self) -> None:
         self.lab.swarmlet("node1", "service", "rm", SERVICE, check=False)
         wait_for(lambda: all(self.containers(h) == 0 for h in self.lab.hosts), interval=0.3)
-        wait_for(lambda: not self.tasks(), interval=0.2)
 
     def create_service(self, replicas: int) -> float:
         """`service create -d` through node1's CLI; returns the epoch time it was started."""
         start = time.time()
-        self.lab.swarmlet(
+        self.service_id = self.lab.swarmlet(
             "node1", "service", "create", "-d", "--name", SERVICE, "--replicas", str(replicas),
             "--init", "busybox:latest", "sleep", "100000",
-        )  # fmt: skip
+        ).stdout.strip()  # fmt: skip
         return start
 
 
