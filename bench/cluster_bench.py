@@ -279,7 +279,16 @@ def bench_failover(b: Bench, runs: int) -> None:
             ms = rows[leader].get("ManagerStatus") or {}
             return ms.get("Reachability") == "reachable" and leader_of(b, other)
 
-        wait_for(back, interval=0.2)
+        try:
+            wait_for(back, timeout=90, interval=0.2)
+        except Timeout:
+            rows = [
+                (n["Description"]["Hostname"], n["Status"]["State"], n.get("ManagerStatus"))
+                for n in b.nodes(other)
+            ]
+            print(f"{leader} not back as a reachable manager 90 s after its restart: {rows}")
+            print("(trials stopped here)")
+            break
     print(
         f"time to first successful write: p50 {pct(samples, 0.5):.2f} s  "
         f"p99 {pct(samples, 0.99):.2f} s  min {min(samples):.2f}  max {max(samples):.2f}  "
