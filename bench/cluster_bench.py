@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import resource
 import secrets
 import signal
 import statistics
@@ -296,17 +297,20 @@ def bench_failover(b: Bench, runs: int) -> None:
     )
 
 
-def cli_round_trips(b: Bench, host: str, runs: int) -> list[float]:
+def cli_round_trips(b: Bench, host: str, runs: int) -> tuple[list[float], list[float]]:
     """`swarmlet node ls` as a user runs it (a fresh interpreter), from this namespace."""
     env = swarmlet_env()
     env["SWARMLET_HOST"] = b.lab.host(host).swarmlet_host
     argv = [*swarmlet_argv(), "node", "ls"]
-    samples = []
+    samples, cpu = [], []
     for _ in range(runs + 1):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(argv, env=env, check=True, capture_output=True)
         samples.append((time.perf_counter() - t0) * 1000)
-    return samples[1:]
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1000)
+    return samples[1:], cpu[1:]
 
 
 def cpu_ticks(pids: set[int]) -> int:
@@ -330,10 +334,11 @@ def bench_idle(b: Bench, seconds: float, runs: int) -> None:
     from swarmlet.lab.faults import daemon_pids
 
     print("\n== node ls round trip and idle daemons ==")
-    rt = cli_round_trips(b, "node1", runs)
+    rt, cpu = cli_round_trips(b, "node1", runs)
     print(
         f"`swarmlet node ls` on node1 (fresh interpreter, no nsenter): median "
-        f"{statistics.median(rt):.0f} ms  min {min(rt):.0f}  max {max(rt):.0f}  (n={runs})"
+        f"{statistics.median(rt):.0f} ms  min {min(rt):.0f}  max {max(rt):.0f}  (n={runs}); "
+        f"its CPU (user+sys) median {statistics.median(cpu):.0f} ms; {' '.join(swarmlet_argv())}"
     )
     t0 = time.perf_counter()
     b.api["node1"].get("/nodes")
