@@ -240,6 +240,44 @@ def bench_hostloss(b: Bench, runs: int, replicas: int = 6, lost: str = "node3") 
     )
 
 
+def bench_engine(b: Bench, runs: int, per_host: int = 10) -> None:
+    """The engines' own floor for the create figure: the same 30 containers created and started
+    through the docker SDK straight on the three engines, all at once (no swarmlet in the path;
+    one thread per container, from this process: no CLI processes competing for the CPU)."""
+    import concurrent.futures
+
+    import docker
+
+    print(f"\n== engines alone: {per_host} containers per host, all hosts at once (SDK) ==")
+    clients = {
+        h: docker.DockerClient(base_url="unix://" + b.lab.host(h).docker_sock, max_pool_size=32)
+        for h in b.lab.hosts
+    }
+    labels = {"com.docker.swarm.service.name": SERVICE}
+    walls = []
+    for i in range(runs):
+        jobs = [(h, n) for h in b.lab.hosts for n in range(per_host)]
+
+        def run(job, i=i):
+            host, n = job
+            clients[host].containers.run(
+                "busybox:latest", ["sleep", "100000"], detach=True, init=True, labels=labels,
+                name=f"{SERVICE}{i}x{n}",
+            )  # fmt: skip
+
+        start = time.time()
+        with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
+            list(pool.map(run, jobs))
+        walls.append(time.time() - start)
+        print(f"run {i + 1}: {walls[-1]:.2f} s for {len(jobs)} containers (load {loadavg()})")
+        for c in clients.values():
+            for container in c.containers.list(all=True, filters={"label": list(labels)}):
+                container.remove(force=True)
+    for c in clients.values():
+        c.close()
+    summary("engines alone, 30 containers running", walls)
+
+
 def leader_of(b: Bench, via: str) -> str | None:
     for n in b.nodes(via):
         if (n.get("ManagerStatus") or {}).get("Leader"):
@@ -365,7 +403,7 @@ def bench_idle(b: Bench, seconds: float, runs: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="create,hostloss,failover,idle")
+    parser.add_argument("--only", default="create,engine,hostloss,failover,idle")
     parser.add_argument("--create-runs", type=int, default=5)
     parser.add_argument("--hostloss-runs", type=int, default=10)
     parser.add_argument("--failover-runs", type=int, default=20)
@@ -381,7 +419,7 @@ def main() -> int:
     print(f"load average at start: {loadavg()} ({os.cpu_count()} cores, shared)")
     benches: list[Bench] = []
     try:
-        if parts & {"create", "hostloss", "idle"}:
+        if parts & {"create", "engine", "hostloss", "idle"}:
             b = Bench()
             benches.append(b)
             b.up(3, 1, 2)
@@ -390,6 +428,8 @@ def main() -> int:
                 bench_idle(b, args.idle_seconds, args.cli_runs)
             if "create" in parts:
                 bench_create(b, args.create_runs)
+            if "engine" in parts:
+                bench_engine(b, args.create_runs)
             if "hostloss" in parts:
                 bench_hostloss(b, args.hostloss_runs)
             b.down()
