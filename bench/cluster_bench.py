@@ -1,0 +1,455 @@
+"""Cluster-level figures on a lab of real hosts (network namespaces, one dockerd each, the lab
+registry): time to 30/30 replicas, time to replace a lost host's tasks, leader failover as the
+CLI sees it, and a daemon's idle cost.
+
+    python bench/cluster_bench.py [--only create,hostloss,failover,idle] [--create-runs 5]
+                                  [--hostloss-runs 10] [--failover-runs 20] [--idle-seconds 30]
+
+Needs root (the lab). Prints figures; never passes or fails on them. The labs it makes are torn
+down on exit, also on failure, Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import resource
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from swarmlet.api.client import APIError, Client, DaemonUnreachable  # noqa: E402
+from tests.e2e.conftest import LabHandle, swarmlet_argv, swarmlet_env  # noqa: E402
+
+POLL = 0.05
+DEADLINE = 180.0
+SERVICE = "bench"
+
+
+class Timeout(Exception):
+    pass
+
+
+def wait_for(check, timeout: float = DEADLINE, interval: float = POLL):
+    """Call check() until it returns a true value; its value, or Timeout at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except (APIError, DaemonUnreachable, OSError):
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise Timeout(getattr(check, "__name__", "condition"))
+        time.sleep(interval)
+
+
+def parse_ts(text: str) -> float:
+    """RFC 3339 with up to nanoseconds -> epoch seconds."""
+    head, _, frac = text.rstrip("Z").partition(".")
+    base = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.UTC).timestamp()
+    return base + (float("0." + frac) if frac else 0.0)
+
+
+def pct(samples: list[float], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+class Bench:
+    """A swarm lab plus quick API access to its hosts from this namespace."""
+
+    def __init__(self):
+        self.lab: LabHandle | None = None
+        self.name = "cb" + secrets.token_hex(3)[:5]
+
+    def up(self, nodes: int, managers: int, workers: int) -> Bench:
+        self.lab = LabHandle(self.name, nodes)
+        self.form(managers, workers)
+        self.service_id = ""
+        self.api = {h: Client(self.lab.host(h).swarmlet_host, timeout=10) for h in self.lab.hosts}
+        wait_for(lambda: self.ready_count("node1") == managers + workers)
+        return self
+
+    def form(self, managers: int, workers: int) -> None:
+        """As `lab up --swarm`, but a refused join is retried (and reported): a join right
+        after another manager's can be refused while the membership change settles."""
+        lab = self.lab
+        members = lab.hosts[: managers + workers]
+        for h in members:
+            lab.start(h)
+        lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
+        remote = f"{lab.addr('node1')}:2377"
+        for i, h in enumerate(members[1:], start=2):
+            role = "manager" if i <= managers else "worker"
+            token = lab.swarmlet("node1", "swarm", "join-token", "-q", role).stdout.strip()
+            for attempt in range(1, 11):
+                res = lab.swarmlet(h, "swarm", "join", "--token", token, remote, check=False)
+                if res.returncode == 0:
+                    break
+                print(f"({h}: join as {role}, attempt {attempt}: {res.stderr.strip()})")
+                time.sleep(1.0)
+            else:
+                raise Timeout(f"{h} could not join")
+        self.managers = members[:managers]
+
+    def down(self) -> None:
+        """Tear the lab down by name (also one whose `up` failed half-way)."""
+        from swarmlet.lab import core
+
+        core.down(self.name, log=lambda *a, **k: None)
+        self.lab = None
+
+    def nodes(self, via: str) -> list[dict]:
+        return self.api[via].get("/nodes") or []
+
+    def ready_count(self, via: str) -> int:
+        return sum(n["Status"]["State"] == "ready" for n in self.nodes(via))
+
+    def node_ids(self, via: str = "node1") -> dict[str, str]:
+        return {n["ID"]: n["Description"]["Hostname"] for n in self.nodes(via)}
+
+    def tasks(self, via: str = "node1") -> list[dict]:
+        wanted = {"service": {self.service_id: True}}
+        return self.api[via].get("/tasks", filters=wanted) or []
+
+    def running(self, via: str = "node1") -> list[dict]:
+        return [
+            t
+            for t in self.tasks(via)
+            if t["DesiredState"] == "running" and t["Status"]["State"] == "running"
+        ]
+
+    def containers(self, host: str) -> int:
+        out = self.lab.docker(
+            host, "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={SERVICE}"
+        ).stdout
+        return len(out.split())
+
+    def remove_service(self) -> None:
+        self.lab.swarmlet("node1", "service", "rm", SERVICE, check=False)
+        wait_for(lambda: all(self.containers(h) == 0 for h in self.lab.hosts), interval=0.3)
+
+    def create_service(self, replicas: int) -> float:
+        """`service create -d` through node1's CLI; returns the epoch time it was started."""
+        start = time.time()
+        self.service_id = self.lab.swarmlet(
+            "node1", "service", "create", "-d", "--name", SERVICE, "--replicas", str(replicas),
+            "--init", "busybox:latest", "sleep", "100000",
+        ).stdout.strip()  # fmt: skip
+        return start
+
+
+def summary(label: str, samples: list[float], unit: str = "s") -> None:
+    print(
+        f"{label}: median {statistics.median(samples):.2f} {unit}  min {min(samples):.2f}  "
+        f"max {max(samples):.2f}  (n={len(samples)})"
+    )
+
+
+def bench_create(b: Bench, runs: int, replicas: int = 30) -> None:
+    print(f"\n== service create --replicas {replicas} -> {replicas}/{replicas} running ==")
+    walls, sched, first_run, all_run = [], [], [], []
+    for i in range(runs):
+        start = b.create_service(replicas)
+        seen_assigned = None
+
+        def all_running():
+            nonlocal seen_assigned
+            tasks = b.tasks()
+            if seen_assigned is None and any(t.get("NodeID") for t in tasks):
+                seen_assigned = time.time()
+            up = [t for t in tasks if t["Status"]["State"] == "running"]
+            return tasks if len(up) == replicas else None
+
+        tasks = wait_for(all_running)
+        wall = time.time() - start
+        created = min(parse_ts(t["CreatedAt"]) for t in tasks) - start
+        stamps = sorted(parse_ts(t["Status"]["Timestamp"]) - start for t in tasks)
+        walls.append(wall)
+        sched.append(seen_assigned - start)
+        first_run.append(stamps[0])
+        all_run.append(stamps[-1])
+        spread = {}
+        names = b.node_ids()
+        for t in tasks:
+            spread[names.get(t["NodeID"], "?")] = spread.get(names.get(t["NodeID"], "?"), 0) + 1
+        print(
+            f"run {i + 1}: {wall:.2f} s to {replicas}/{replicas} (tasks created +{created:.2f} s, "
+            f"first seen assigned +{sched[-1]:.2f} s, first running +{stamps[0]:.2f} s, "
+            f"last running +{stamps[-1]:.2f} s; {dict(sorted(spread.items()))}; "
+            f"load {loadavg()})"
+        )
+        b.remove_service()
+    summary("wall time to all running", walls)
+    summary("  first task seen assigned (raft + scheduling)", sched)
+    summary("  first task running (dispatch + docker)", first_run)
+    summary("  last task running", all_run)
+
+
+def bench_hostloss(b: Bench, runs: int, replicas: int = 6, lost: str = "node3") -> None:
+    print(f"\n== {lost} cut off -> its tasks running elsewhere ({replicas} replicas) ==")
+    samples = []
+    for i in range(runs):
+        b.create_service(replicas)
+        ids = {v: k for k, v in b.node_ids().items()}
+        wait_for(lambda: len(b.running()) == replicas)
+        on_lost = sum(t["NodeID"] == ids[lost] for t in b.running())
+        start = time.time()
+        b.lab.partition(lost)
+
+        lost_id = ids[lost]
+
+        def replaced(lost_id=lost_id):
+            up = [t for t in b.running() if t["NodeID"] != lost_id]
+            return len(up) >= replicas
+
+        wait_for(replaced)
+        took = time.time() - start
+        samples.append(took)
+        b.lab.heal()
+        print(f"run {i + 1}: {took:.2f} s ({on_lost} tasks were on {lost}; load {loadavg()})")
+
+        def clean(lost_id=lost_id):
+            node = next(n for n in b.nodes("node1") if n["ID"] == lost_id)
+            wanted = sum(t["NodeID"] == lost_id for t in b.running())
+            return (
+                node["Status"]["State"] == "ready"
+                and len(b.running()) == replicas
+                and b.containers(lost) == wanted
+            )
+
+        wait_for(clean, interval=0.3)
+        b.remove_service()
+    print(
+        f"time to replacement running: p50 {pct(samples, 0.5):.2f} s  p90 {pct(samples, 0.9):.2f} s"
+        f"  max {max(samples):.2f} s  (n={len(samples)})"
+    )
+
+
+def bench_engine(b: Bench, runs: int, per_host: int = 10) -> None:
+    """The engines' own floor for the create figure: the same 30 containers created and started
+    through the docker SDK straight on the three engines, all at once (no swarmlet in the path;
+    one thread per container, from this process: no CLI processes competing for the CPU)."""
+    import concurrent.futures
+
+    import docker
+
+    print(f"\n== engines alone: {per_host} containers per host, all hosts at once (SDK) ==")
+    clients = {
+        h: docker.DockerClient(base_url="unix://" + b.lab.host(h).docker_sock, max_pool_size=32)
+        for h in b.lab.hosts
+    }
+    labels = {"com.docker.swarm.service.name": SERVICE}
+    walls = []
+    for i in range(runs):
+        jobs = [(h, n) for h in b.lab.hosts for n in range(per_host)]
+
+        def run(job, i=i):
+            host, n = job
+            clients[host].containers.run(
+                "busybox:latest", ["sleep", "100000"], detach=True, init=True, labels=labels,
+                name=f"{SERVICE}{i}x{n}",
+            )  # fmt: skip
+
+        start = time.time()
+        with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
+            list(pool.map(run, jobs))
+        walls.append(time.time() - start)
+        print(f"run {i + 1}: {walls[-1]:.2f} s for {len(jobs)} containers (load {loadavg()})")
+        for c in clients.values():
+            for container in c.containers.list(all=True, filters={"label": list(labels)}):
+                container.remove(force=True)
+    for c in clients.values():
+        c.close()
+    summary("engines alone, 30 containers running", walls)
+
+
+def leader_of(b: Bench, via: str) -> str | None:
+    for n in b.nodes(via):
+        if (n.get("ManagerStatus") or {}).get("Leader"):
+            return n["Description"]["Hostname"]
+    return None
+
+
+def bench_failover(b: Bench, runs: int) -> None:
+    print("\n== leader SIGKILLed -> first write through another manager's CLI ==")
+    samples = []
+    for i in range(runs):
+        leader = wait_for(lambda: leader_of(b, b.managers[-1]))
+        other = next(h for h in b.managers if h != leader)
+        target = next(h for h in b.managers if h not in (leader, other))
+        attempts = 0
+        start = time.time()
+        b.lab.kill(leader)
+        while True:
+            attempts += 1
+            res = b.lab.swarmlet(
+                other, "node", "update", "--label-add", f"k=v{i}", target, check=False
+            )
+            if res.returncode == 0:
+                break
+            if time.time() - start > DEADLINE:
+                raise Timeout("write after leader loss")
+        took = time.time() - start
+        samples.append(took)
+        new_leader = leader_of(b, other)
+        print(
+            f"run {i + 1}: {took:.2f} s ({leader} killed, write through {other}, "
+            f"{attempts} CLI attempts, new leader {new_leader}; load {loadavg()})"
+        )
+        b.lab.start(leader)
+
+        def back(other=other, leader=leader):
+            rows = {n["Description"]["Hostname"]: n for n in b.nodes(other)}
+            ms = rows[leader].get("ManagerStatus") or {}
+            return ms.get("Reachability") == "reachable" and leader_of(b, other)
+
+        try:
+            wait_for(back, timeout=90, interval=0.2)
+        except Timeout:
+            rows = [
+                (n["Description"]["Hostname"], n["Status"]["State"], n.get("ManagerStatus"))
+                for n in b.nodes(other)
+            ]
+            print(f"{leader} not back as a reachable manager 90 s after its restart: {rows}")
+            print("(trials stopped here)")
+            break
+    print(
+        f"time to first successful write: p50 {pct(samples, 0.5):.2f} s  "
+        f"p99 {pct(samples, 0.99):.2f} s  min {min(samples):.2f}  max {max(samples):.2f}  "
+        f"(n={len(samples)})"
+    )
+
+
+def cli_round_trips(b: Bench, host: str, runs: int) -> tuple[list[float], list[float]]:
+    """`swarmlet node ls` as a user runs it (a fresh interpreter), from this namespace."""
+    env = swarmlet_env()
+    env["SWARMLET_HOST"] = b.lab.host(host).swarmlet_host
+    argv = [*swarmlet_argv(), "node", "ls"]
+    samples, cpu = [], []
+    for _ in range(runs + 1):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+        samples.append((time.perf_counter() - t0) * 1000)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1000)
+    return samples[1:], cpu[1:]
+
+
+def cpu_ticks(pids: set[int]) -> int:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def rss_mb(pids: set[int]) -> float:
+    kb = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                kb += int(line.split()[1])
+    return kb / 1024
+
+
+def bench_idle(b: Bench, seconds: float, runs: int) -> None:
+    from swarmlet.lab.faults import daemon_pids
+
+    print("\n== node ls round trip and idle daemons ==")
+    rt, cpu = cli_round_trips(b, "node1", runs)
+    print(
+        f"`swarmlet node ls` on node1 (fresh interpreter, no nsenter): median "
+        f"{statistics.median(rt):.0f} ms  min {min(rt):.0f}  max {max(rt):.0f}  (n={runs}); "
+        f"its CPU (user+sys) median {statistics.median(cpu):.0f} ms; {' '.join(swarmlet_argv())}"
+    )
+    t0 = time.perf_counter()
+    b.api["node1"].get("/nodes")
+    api_ms = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        b.api["node1"].get("/nodes")
+        api_ms.append((time.perf_counter() - t0) * 1000)
+    print(f"GET /nodes alone (client in this process): median {statistics.median(api_ms):.1f} ms")
+    roles = {"manager": "node1", "worker": "node2"}
+    pids = {role: daemon_pids(b.lab.host(h)) for role, h in roles.items()}
+    hz = os.sysconf("SC_CLK_TCK")
+    before = {role: cpu_ticks(p) for role, p in pids.items()}
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    for role, p in pids.items():
+        used = (cpu_ticks(p) - before[role]) / hz
+        print(
+            f"idle {role} ({roles[role]}, pid {sorted(p)}): {100 * used / elapsed:.2f} % of a core "
+            f"over {elapsed:.0f} s, RSS {rss_mb(p):.1f} MB (load {loadavg()})"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="create,engine,hostloss,failover,idle")
+    parser.add_argument("--create-runs", type=int, default=5)
+    parser.add_argument("--hostloss-runs", type=int, default=10)
+    parser.add_argument("--failover-runs", type=int, default=20)
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--cli-runs", type=int, default=20)
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    print(f"load average at start: {loadavg()} ({os.cpu_count()} cores, shared)")
+    benches: list[Bench] = []
+    try:
+        if parts & {"create", "engine", "hostloss", "idle"}:
+            b = Bench()
+            benches.append(b)
+            b.up(3, 1, 2)
+            print(f"lab {b.name}: 1 manager + 2 workers")
+            if "idle" in parts:
+                bench_idle(b, args.idle_seconds, args.cli_runs)
+            if "create" in parts:
+                bench_create(b, args.create_runs)
+            if "engine" in parts:
+                bench_engine(b, args.create_runs)
+            if "hostloss" in parts:
+                bench_hostloss(b, args.hostloss_runs)
+            b.down()
+        if "failover" in parts:
+            b = Bench()
+            benches.append(b)
+            b.up(3, 3, 0)
+            print(f"\nlab {b.name}: 3 managers")
+            bench_failover(b, args.failover_runs)
+            b.down()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for b in benches:
+            b.down()
+    print(f"\nload average at end: {loadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
