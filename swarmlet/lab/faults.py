@@ -98,11 +98,14 @@ def start_daemon(lab: Lab, host: Host, argv: list[str] | None = None, wait: bool
 
 
 def _accepts(path: str) -> bool:
-    """A daemon listens on the socket (a file left by a killed one does not count)."""
+    """The daemon answers its API (a file left by a killed one, or a socket bound but not yet
+    served, does not count)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2.0)
     try:
         s.connect(path)
-        return True
+        s.sendall(b"GET /_ping HTTP/1.1\r\nHost: swarmlet\r\nConnection: close\r\n\r\n")
+        return s.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
     finally:
