@@ -91,7 +91,8 @@ def start_daemon(lab: Lab, host: Host, argv: list[str] | None = None, wait: bool
             raise LabError(f"swarmlet daemon of {host.name} exited ({proc.returncode}): {tail}")
         if time.monotonic() > deadline:
             raise LabError(
-                f"swarmlet daemon of {host.name} started (pid {proc.pid}) but {sock} did not appear"
+                f"swarmlet daemon of {host.name} started (pid {proc.pid}) but its API at {sock} "
+                "did not answer"
             )
         time.sleep(0.05)
     return proc.pid

@@ -171,11 +171,12 @@ def test_engine_stop_and_start(lab):
     assert lab.docker("node3", "info", "--format", "{{.Name}}").stdout.strip() == "node3"
 
 
-# A stand-in for the daemon: serves its socket as the host, until killed.
+# A stand-in for the daemon: answers /_ping on its socket as the host, until killed.
 STAND_IN_DAEMON = r"""
-import socket, sys, time
+import socket, sys
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[sys.argv.index("--host") + 1][len("unix://"):]); s.listen()
-time.sleep(3600)
+while True:
+    c, _ = s.accept(); c.recv(4096); c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"); c.close()
 """
 
 
