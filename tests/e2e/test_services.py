@@ -10,7 +10,7 @@ from tests.e2e.conftest import eventually
 
 pytestmark = pytest.mark.e2e
 
-LAB_NODES = 3
+LAB_NODES = 4  # node4 stays outside the swarm until a test joins it
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +21,7 @@ def swarm(lab):
     token = lab.swarmlet("node1", "swarm", "join-token", "-q", "worker").stdout.strip()
     for host in ("node2", "node3"):
         lab.swarmlet(host, "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
+    lab.token = token
     eventually(lambda: sw(lab, "node", "ls").count("Ready") == 3)
     return lab
 
@@ -226,3 +227,33 @@ def test_without_detach_progress_is_shown_until_converged(swarm):
     failed = sw(lab, "service", "update", "--image", "busybox:missing", "prog", check=False)
     assert failed.returncode == 1 and "update paused" in failed.stderr
     sw(lab, "service", "rm", "prog")
+
+
+def test_workers_keep_their_tasks_while_every_manager_is_down(swarm):
+    lab = swarm
+    sw(lab, "service", "create", "-d", "--name", "keep", "--replicas", "4", "--init",
+       "--constraint", "node.role==worker", "busybox:latest", "sleep", "100000")  # fmt: skip
+    eventually(lambda: replicas(lab, "keep") == "4/4")
+    before = sorted(cid for _, cid in containers(lab, "keep"))
+    lab.kill("node1")  # the only manager
+    try:
+        for _ in range(3):  # the workers' containers stay up while no manager answers
+            lab.exec("node2", "sleep", "1")
+            assert sorted(cid for _, cid in containers(lab, "keep")) == before
+    finally:
+        lab.start("node1")
+    eventually(lambda: replicas(lab, "keep") == "4/4")
+    assert sorted(cid for _, cid in containers(lab, "keep")) == before  # no duplicates
+    sw(lab, "service", "rm", "keep")
+
+
+def test_global_service_follows_a_node_that_joins(swarm):
+    lab = swarm
+    sw(lab, "service", "create", "-d", "--name", "every", "--mode", "global", "--init",
+       "busybox:latest", "sleep", "100000")  # fmt: skip
+    eventually(lambda: sorted(running(lab, "every").values()) == ["node1", "node2", "node3"])
+    lab.swarmlet("node4", "swarm", "join", "--token", lab.token, f"{lab.addr('node1')}:2377")
+    eventually(
+        lambda: sorted(running(lab, "every").values()) == ["node1", "node2", "node3", "node4"]
+    )
+    sw(lab, "service", "rm", "every")
