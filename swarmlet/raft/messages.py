@@ -171,6 +171,10 @@ class Snapshot:
     data: bytes = b""
 
 
+# Integer fields of a message, sent only when set.
+_INT_FIELDS = ("term", "index", "log_term", "commit", "hint", "snap_index", "snap_term", "offset")
+
+
 @dataclass(slots=True)
 class Message:
     type: str
@@ -195,16 +199,7 @@ class Message:
 
     def to_wire(self) -> dict:
         d: dict = {"type": self.type, "from": self.frm, "to": self.to}
-        for name in (
-            "term",
-            "index",
-            "log_term",
-            "commit",
-            "hint",
-            "snap_index",
-            "snap_term",
-            "offset",
-        ):
+        for name in _INT_FIELDS:
             v = getattr(self, name)
             if v:
                 d[name] = v
@@ -235,16 +230,7 @@ class Message:
         if not isinstance(frm, str) or not isinstance(to, str):
             raise WireError("message from/to must be str")
         m = cls(t, frm, to)
-        for name in (
-            "term",
-            "index",
-            "log_term",
-            "commit",
-            "hint",
-            "snap_index",
-            "snap_term",
-            "offset",
-        ):
+        for name in _INT_FIELDS:
             if name in d:
                 setattr(m, name, _check_int(d[name], name))
         for name in ("reject", "done"):
