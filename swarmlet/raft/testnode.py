@@ -21,9 +21,10 @@ import socket
 import subprocess
 import sys
 
-import cbor2
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, serve_websocket
+
+from swarmlet import codec
 
 from .kv import KeyValueMachine
 from .runner import RaftRunner, RaftUnavailable, Timing
@@ -62,7 +63,7 @@ async def serve_requests(ws, answer) -> None:
                 except trio.WouldBlock:
                     break
             try:
-                await ws.send_message(cbor2.dumps(batch))
+                await ws.send_message(codec.encode(batch))
             except ConnectionClosed:
                 return
 
@@ -75,8 +76,8 @@ async def serve_requests(ws, answer) -> None:
             while True:
                 data = await ws.get_message()
                 try:
-                    req = cbor2.loads(data, max_depth=8, allow_indefinite=False)
-                except (ValueError, cbor2.CBORDecodeError):
+                    req = codec.decode(data, max_depth=8)
+                except ValueError:
                     await ws.aclose(1003, "bad frame")
                     break
                 for r in req if isinstance(req, list) else [req]:
@@ -208,7 +209,7 @@ class Client:
     async def _receive(self) -> None:
         try:
             while True:
-                replies = cbor2.loads(await self.ws.get_message())
+                replies = codec.decode(await self.ws.get_message(), max_size=None)
                 for reply in replies if isinstance(replies, list) else [replies]:
                     w = self._waiting.pop(reply.get("id"), None)
                     if w is not None:
@@ -229,7 +230,7 @@ class Client:
                 except trio.WouldBlock:
                     break
             try:
-                await self.ws.send_message(cbor2.dumps(batch))
+                await self.ws.send_message(codec.encode(batch))
             except ConnectionClosed:
                 return
 

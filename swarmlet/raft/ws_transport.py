@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-import cbor2
 import trio
 from trio_websocket import (
     ConnectionClosed,
@@ -18,6 +17,8 @@ from trio_websocket import (
     open_websocket_url,
     serve_websocket,
 )
+
+from swarmlet import codec
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ BATCH = 1024
 
 
 def decode_frame(data: bytes) -> list[dict]:
-    v = cbor2.loads(data, max_depth=16, allow_indefinite=False)
+    v = codec.decode(data, max_size=MAX_FRAME)
     if not isinstance(v, list) or not all(isinstance(m, dict) for m in v):
         raise ValueError("a frame is a list of message dicts")
     return v
@@ -68,7 +69,7 @@ class WebsocketTransport:
                 data = await ws.get_message()
                 try:
                     msgs = decode_frame(data)
-                except (ValueError, cbor2.CBORDecodeError) as e:
+                except ValueError as e:
                     log.warning("closing a raft connection that sent a bad frame: %s", e)
                     return
                 for m in msgs:
@@ -115,6 +116,6 @@ class WebsocketTransport:
                                     batch.append(recv.receive_nowait())
                                 except trio.WouldBlock:
                                     break
-                            await ws.send_message(cbor2.dumps(batch))
+                            await ws.send_message(codec.encode(batch))
                 except (OSError, HandshakeError, ConnectionClosed, trio.BrokenResourceError):
                     await trio.sleep(0.05)
