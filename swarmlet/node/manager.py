@@ -23,6 +23,12 @@ from swarmlet.store.state import ApplyResult
 log = logging.getLogger(__name__)
 
 RAFT_DB = "raft.db"
+# What Docker answers when no leader takes a request (a manager cut off from the majority,
+# a lost quorum), word for word.
+NO_LEADER = (
+    "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too "
+    "few managers are online. Make sure more than half of the managers are online."
+)
 LeaderService = Callable[[ClusterContext], Awaitable[None]]
 
 
@@ -101,19 +107,13 @@ class ManagerRuntime:
         try:
             return await self.raft.propose(encode(command))
         except RaftUnavailable as exc:
-            raise NotLeaderError(
-                "The swarm does not have a leader. It's possible that too few managers are "
-                "online. Make sure more than half of the managers are online."
-            ) from exc
+            raise NotLeaderError(NO_LEADER) from exc
 
     async def read_barrier(self) -> None:
         try:
             await self.raft.read(lambda sm: None)
         except RaftUnavailable as exc:
-            raise NotLeaderError(
-                "The swarm does not have a leader. It's possible that too few managers are "
-                "online. Make sure more than half of the managers are online."
-            ) from exc
+            raise NotLeaderError(NO_LEADER) from exc
 
     async def _lead_when_leader(self) -> None:
         """Run the leader's services exactly while this manager leads."""

@@ -221,7 +221,7 @@ async def request_certificate(
     """Join: get this node's certificate and the cluster root key from the manager at `address`."""
     outcome: tuple[Certificate, bytes] | None = None
     error: Exception | None = None
-    with trio.fail_after(timeout):
+    with trio.move_on_after(timeout) as timer:
         async with trio.open_nursery() as nursery:
             try:
                 ws = await open_connection(nursery, address)
@@ -232,6 +232,8 @@ async def request_certificate(
             except (ConnectionError, HandshakeError) as exc:
                 error = exc  # raised outside the nursery, unwrapped
             nursery.cancel_scope.cancel()
+    if timer.cancelled_caught:
+        raise ConnectionError(f"the manager at {address} did not answer within {timeout:g} s")
     if error is not None:
         raise error
     assert outcome is not None
