@@ -233,7 +233,7 @@ async def request_certificate(
                 error = exc  # raised outside the nursery, unwrapped
             nursery.cancel_scope.cancel()
     if timer.cancelled_caught:
-        raise ConnectionError(f"the manager at {address} did not answer within {timeout:g} s")
+        raise ConnectionError(f"cannot reach {address}: no answer within {timeout:g} s")
     if error is not None:
         raise error
     assert outcome is not None

@@ -1,6 +1,7 @@
 """A partitioned minority manager on real hosts: the majority goes on (a new leader when the
 leader was cut off), the minority refuses writes with Docker's no-leader error and never hangs,
-and after `heal` it converges on what the majority wrote."""
+and after `heal` it converges on what the majority wrote. The swarm is formed by two managers
+joining at the same moment, which must both get in."""
 
 import subprocess
 
@@ -25,10 +26,20 @@ def managers(lab):
         lab.start(host)
     lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
     token = lab.swarmlet("node1", "swarm", "join-token", "-q", "manager").stdout.strip()
-    for host in ("node2", "node3"):
-        lab.swarmlet(host, "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
-    eventually(lambda: converged(lab))
+    # Both at once: the second membership change waits for the first instead of failing.
+    join = ("swarmlet", "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    joins = {host: lab.popen(host, *join, **pipes) for host in ("node2", "node3")}
+    lab.joined = {host: (p.wait(120), *p.communicate()) for host, p in joins.items()}
+    if all(rc == 0 for rc, _, _ in lab.joined.values()):
+        eventually(lambda: converged(lab))
     return lab
+
+
+def test_two_managers_joining_at_once_both_get_in(managers):
+    for host, (rc, out, err) in managers.joined.items():
+        assert (rc, out.strip()) == (0, "This node joined a swarm as a manager."), (host, err)
+    converged(managers)
 
 
 def node_rows(lab, host, **kwargs) -> list[str]:

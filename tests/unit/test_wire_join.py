@@ -172,7 +172,7 @@ async def test_join_through_an_address_that_never_answers_says_so():
     port = listeners[0].socket.getsockname()[1]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(trio.serve_listeners, lambda stream: trio.sleep_forever(), listeners)
-        with pytest.raises(ConnectionError, match="did not answer within 0.5 s"):
+        with pytest.raises(ConnectionError, match="no answer within 0.5 s"):
             await request_certificate(
                 f"127.0.0.1:{port}", NodeIdentity.generate(), tokens.worker, timeout=0.5
             )
