@@ -301,6 +301,10 @@ class Connection:
                     await self.session.ping()
                 except SessionClosed:
                     return
+                except Exception as exc:  # never the transport's end: this session's only
+                    log.exception("keepalive of the session with %s failed", self.peer.node_id)
+                    await self.aclose(f"keepalive failed: {exc!r}")
+                    return
             if timer.cancelled_caught:
                 reason = f"no answer from node {self.peer.node_id} for {self.keepalive_timeout:g} s"
                 log.warning("closing session with %s: %s", self.session.describe(), reason)
