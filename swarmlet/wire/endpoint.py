@@ -182,7 +182,7 @@ async def open_connection(
             receive_buffer_size=RECEIVE_BUFFER,
         )
     except (OSError, trio_websocket.HandshakeError) as exc:
-        raise ConnectionError(f"cannot reach {address}: {exc}") from None
+        raise ConnectionError(f"cannot reach {address}: {str(exc) or type(exc).__name__}") from None
 
 
 async def dial(
