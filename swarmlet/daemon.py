@@ -127,17 +127,21 @@ async def _serve(sock, state: DaemonState, stop_requested: list[int]) -> None:
     from swarmlet.api.server import ApiServer
     from swarmlet.node.swarm import SwarmNode
 
-    server = ApiServer(daemon_router(), state)
+    ready = trio.Event()
+    server = ApiServer(daemon_router(), state, ready=ready)
     with trio.open_signal_receiver(*_STOP_SIGNALS) as signals:
         async with trio.open_nursery() as nursery:
             state.swarm = SwarmNode(state.data_dir, nursery)
+            # Served at once, while the node resumes: a connection to the socket is answered
+            # (/_ping now, the rest once the node is ready) rather than left in the backlog.
+            listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+            await nursery.start(server.serve, [listener])
             try:
                 await state.swarm.resume()
             except Exception:
                 log.exception("could not rejoin the swarm from the data dir")
             state.node_id = state.swarm.node_id
-            listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
-            await nursery.start(server.serve, [listener])
+            ready.set()
             log.info("daemon ready")
             signum = stop_requested[0] if stop_requested else await anext(aiter(signals))
             log.info("received %s, shutting down", signal.Signals(signum).name)

@@ -43,10 +43,20 @@ class _CloseConnection(Exception):
 class ApiServer:
     """Serves `router` on stream listeners; every request gets `context` as `request.context`."""
 
-    def __init__(self, router: Router, context=None, *, idle_timeout: float = IDLE_TIMEOUT):
+    def __init__(
+        self,
+        router: Router,
+        context=None,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT,
+        ready: trio.Event | None = None,
+    ):
         self.router = router
         self.context = context
         self.idle_timeout = idle_timeout
+        # Until `ready` is set (the daemon still starting), requests other than /_ping wait:
+        # the socket answers from the moment it exists, and nothing sees a half-built node.
+        self.ready = ready
 
     async def serve(self, listeners, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         await trio.serve_listeners(self.handle_connection, listeners, task_status=task_status)
@@ -131,6 +141,8 @@ class ApiServer:
             api_version=api_version,
             context=self.context,
         )
+        if self.ready is not None and request.path != "/_ping":
+            await self.ready.wait()
         return await dispatch(self.router, request)
 
     @staticmethod

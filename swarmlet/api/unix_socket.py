@@ -32,7 +32,13 @@ def socket_path(host: str) -> str:
 
 def bind_unix_socket(path: str, group: str = SOCKET_GROUP) -> socket.socket:
     """A listening socket at `path`, mode 0660, group `group` when that group exists (else the
-    daemon's own group: root only, as Docker does without a `docker` group)."""
+    daemon's own group: root only, as Docker does without a `docker` group).
+
+    The socket is bound and listening under a temporary name first and then renamed over
+    `path` in one step, so a client never finds a file at `path` that nobody listens on
+    because of us: before the rename it finds the old file (a stale one is refused, as it
+    should be: no daemon runs), after it the listening socket. A stale file is replaced by
+    the rename; it is never unlinked while another daemon could be binding the same path."""
     if len(os.fsencode(path)) > MAX_PATH_BYTES:
         raise SocketUnavailable(f"socket path {path} is too long (at most {MAX_PATH_BYTES} bytes)")
     parent = os.path.dirname(path)
@@ -40,29 +46,39 @@ def bind_unix_socket(path: str, group: str = SOCKET_GROUP) -> socket.socket:
         os.makedirs(parent, 0o755, exist_ok=True)
     except OSError as exc:
         raise SocketUnavailable(f"cannot create {parent}: {exc.strerror}") from None
-    remove_stale_socket(path)
+    check_not_served(path)
+    staging = os.path.join(parent, f".{os.getpid()}.sock")
+    if len(os.fsencode(staging)) > MAX_PATH_BYTES:
+        staging = path  # no room for a longer name: bind in place
+        _unlink_quietly(path)
+    else:
+        _unlink_quietly(staging)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         # Nobody may connect between bind and chmod: the file is created owner-only.
         old_umask = os.umask(0o177)
         try:
-            sock.bind(path)
+            sock.bind(staging)
         finally:
             os.umask(old_umask)
         gid = _group_id(group)
         if gid is not None:
-            os.chown(path, -1, gid)
-        os.chmod(path, SOCKET_MODE)
+            os.chown(staging, -1, gid)
+        os.chmod(staging, SOCKET_MODE)
         sock.listen(128)
+        if staging != path:
+            os.rename(staging, path)
     except OSError as exc:
         sock.close()
+        if staging != path:
+            _unlink_quietly(staging)
         raise SocketUnavailable(f"cannot listen on {path}: {exc.strerror}") from None
     return sock
 
 
-def remove_stale_socket(path: str) -> None:
-    """Remove a socket file nobody listens on; refuse when a daemon answers there or the path
-    is not a socket at all."""
+def check_not_served(path: str) -> None:
+    """Refuse when a daemon answers at `path` or the path is not a socket at all; a socket
+    file nobody listens on (left by a daemon that was killed) may be replaced."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -74,16 +90,19 @@ def remove_stale_socket(path: str) -> None:
     try:
         probe.connect(path)
     except (ConnectionRefusedError, FileNotFoundError):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
         return
     except OSError as exc:
         raise SocketUnavailable(f"cannot check the existing socket {path}: {exc}") from None
     finally:
         probe.close()
     raise SocketUnavailable(f"another daemon is already serving unix://{path}")
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def remove_own_socket(path: str, inode: int) -> None:

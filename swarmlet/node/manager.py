@@ -23,6 +23,13 @@ from swarmlet.store.state import ApplyResult
 log = logging.getLogger(__name__)
 
 RAFT_DB = "raft.db"
+PUBLISH_INTERVAL = 1.0  # how often the leader checks the managers' reachability
+# What Docker answers when no leader takes a request (a manager cut off from the majority,
+# a lost quorum), word for word.
+NO_LEADER = (
+    "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too "
+    "few managers are online. Make sure more than half of the managers are online."
+)
 LeaderService = Callable[[ClusterContext], Awaitable[None]]
 
 
@@ -101,19 +108,13 @@ class ManagerRuntime:
         try:
             return await self.raft.propose(encode(command))
         except RaftUnavailable as exc:
-            raise NotLeaderError(
-                "The swarm does not have a leader. It's possible that too few managers are "
-                "online. Make sure more than half of the managers are online."
-            ) from exc
+            raise NotLeaderError(NO_LEADER) from exc
 
     async def read_barrier(self) -> None:
         try:
             await self.raft.read(lambda sm: None)
         except RaftUnavailable as exc:
-            raise NotLeaderError(
-                "The swarm does not have a leader. It's possible that too few managers are "
-                "online. Make sure more than half of the managers are online."
-            ) from exc
+            raise NotLeaderError(NO_LEADER) from exc
 
     async def _lead_when_leader(self) -> None:
         """Run the leader's services exactly while this manager leads."""
@@ -181,8 +182,12 @@ class ManagerRuntime:
 
     async def publish_manager_status(self, ctx: ClusterContext) -> None:
         """The leader records each manager's reachability in the store (as Swarm's leader
-        does), so that every manager's `node ls` shows the same thing."""
+        does), so that every manager's `node ls` shows the same thing.
 
+        It runs for as long as this manager leads (losing leadership cancels it): a write
+        that fails (a proposal timed out under load, a race lost on Version.Index) is tried
+        again next round, never the end of the service, or a manager that comes back would
+        stay Unreachable until the next leader change."""
         while True:
             for node in self.store.list("node"):
                 status = node.get("ManagerStatus")
@@ -198,9 +203,10 @@ class ManagerRuntime:
                 changed["UpdatedAt"] = ctx.timestamp()
                 try:
                     await ctx.propose(commands.update("node", changed))
-                except NotLeaderError:
-                    return
-            await trio.sleep(1.0)
+                except NotLeaderError as exc:
+                    log.info("could not record %s as %s yet: %s", nid, want, exc)
+                    break
+            await trio.sleep(PUBLISH_INTERVAL)
 
     async def set_manager_status(self, node_id: str, addr: str | None) -> None:
         """Record (or, with addr None, clear) a node's ManagerStatus after a raft change."""

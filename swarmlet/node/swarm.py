@@ -22,6 +22,8 @@ from swarmlet.api.routes_swarm import auto_accept_from_policy
 from swarmlet.manager import controlapi
 from swarmlet.manager.context import ClusterContext, NotLeaderError, rfc3339
 from swarmlet.node.manager import RAFT_DB, ManagerRuntime
+from swarmlet.raft.core import NotLeader
+from swarmlet.raft.runner import RaftUnavailable
 from swarmlet.security import autolock
 from swarmlet.security.bootstrap import init_cluster
 from swarmlet.security.ca import CertificateAuthority
@@ -57,6 +59,26 @@ REGISTER = Schema(
 RAFT_JOIN = Schema(addr=Field(str, max_len=300))
 ROLE_QUERY = Schema()
 ROLE_CHECK_INTERVAL = 2.0
+# A join asks the leader again while the swarm has no leader or is busy with an earlier
+# membership change, for at most this long.
+JOIN_DEADLINE = 60.0
+JOIN_REQUEST_TIMEOUT = 30.0  # above the leader's own deadline for adding a raft member
+JOIN_RETRY_INTERVAL = 0.5
+MAX_REDIRECTS = 5
+RETRIED_REFUSALS = frozenset({"not_leader", "unavailable", "timeout"})
+_REFUSAL_REASONS = {
+    "not_leader": "the swarm has no leader at the moment",
+    "not_manager": "that node is not a manager",
+    "unavailable": "the manager could not be reached",
+    "timeout": "the manager did not answer in time",
+}
+
+
+def refusal_text(kind: str, address: str, code: str, message: str) -> str:
+    """What a manager's refusal of `kind` says to the user: its message, or, when it gave
+    none, what its code means; never an empty reason."""
+    reason = message.strip() or _REFUSAL_REASONS.get(code) or f"error {code!r}"
+    return f"{kind} refused by {address}: {reason}"
 
 
 def _host_description() -> dict:
@@ -478,7 +500,7 @@ class SwarmNode:
             except ConnectionError as exc:
                 raise ApiError(503, f"could not reach the manager at {remote}: {exc}") from None
             except Exception as exc:  # a refusal by the manager: its words
-                raise ApiError(400, str(exc)) from None
+                raise ApiError(400, str(exc) or f"joining failed: {type(exc).__name__}") from None
             role = creds.certificate.role
             self.settings = {
                 "NodeID": creds.identity.node_id,
@@ -551,19 +573,33 @@ class SwarmNode:
             self._save_settings()
             return
 
-    async def _ask_leader(self, remote: str, kind: str, body: dict) -> dict:
-        address = remote
-        for _ in range(10):
-            try:
-                return await self.transport.request(address, kind, body, timeout=15)
-            except RemoteError as exc:
-                if exc.code == "not_leader" and exc.message:
-                    address = exc.message
-                    continue
-                if exc.code == "pending":
-                    raise _Pending(exc.message) from None
-                raise ApiError(503, f"{kind} refused by {address}: {exc.message}") from None
-        raise ApiError(503, "no manager could take the request: the swarm has no leader")
+    async def _ask_leader(
+        self, remote: str, kind: str, body: dict, deadline: float = JOIN_DEADLINE
+    ) -> dict:
+        """Ask the leader, found through `remote`. While the swarm has no leader, or the
+        leader is busy with an earlier membership change, ask again until the deadline, as
+        Docker's join does; a refusal always says why."""
+        address, last = remote, "no answer"
+        with trio.move_on_after(deadline):
+            redirects = 0
+            while True:
+                try:
+                    return await self.transport.request(
+                        address, kind, body, timeout=JOIN_REQUEST_TIMEOUT
+                    )
+                except RemoteError as exc:
+                    if exc.code == "pending":
+                        raise _Pending(exc.message) from None
+                    if exc.code == "not_leader" and exc.message and redirects < MAX_REDIRECTS:
+                        address, redirects = exc.message, redirects + 1
+                        continue
+                    last = refusal_text(kind, address, exc.code, exc.message)
+                    if exc.code not in RETRIED_REFUSALS:
+                        raise ApiError(503, last) from None
+                    log.info("%s: %s; asking again", kind, last)
+                address, redirects = remote, 0
+                await trio.sleep(JOIN_RETRY_INTERVAL)
+        raise ApiError(503, f"{last} (gave up after {deadline:g} s)")
 
     # -- served to other nodes (managers only) ------------------------------------------
 
@@ -587,7 +623,7 @@ class SwarmNode:
 
     async def _on_register(self, peer, body) -> dict:
         if self.manager is None:
-            raise RemoteError("not_manager", "")
+            raise RemoteError("not_manager", "this node is not a manager of the swarm")
         if not self.manager.raft.is_leader:
             raise RemoteError("not_leader", self._leader_address())
         ctx = self.manager.context
@@ -614,7 +650,7 @@ class SwarmNode:
 
     async def _on_raft_join(self, peer, body) -> dict:
         if self.manager is None:
-            raise RemoteError("not_manager", "")
+            raise RemoteError("not_manager", "this node is not a manager of the swarm")
         if not self.manager.raft.is_leader:
             raise RemoteError("not_leader", self._leader_address())
         node = self.manager.store.get("node", peer.node_id) or {}
@@ -622,9 +658,17 @@ class SwarmNode:
             raise RemoteError(
                 "pending", "this node waits to be accepted: run 'swarmlet node accept'"
             )
-        await self.manager.raft.add_member(peer.node_id, body["addr"])
+        try:
+            await self.manager.raft.add_member(peer.node_id, body["addr"])
+        except NotLeader:
+            raise RemoteError("not_leader", self._leader_address()) from None
+        except RaftUnavailable as exc:
+            raise RemoteError("unavailable", f"adding the manager to raft: {exc}") from None
         self.manager.raft.peers[peer.node_id] = body["addr"]
-        await self.manager.set_manager_status(peer.node_id, body["addr"])
+        try:
+            await self.manager.set_manager_status(peer.node_id, body["addr"])
+        except NotLeaderError as exc:
+            raise RemoteError("unavailable", str(exc)) from None
         return {"managers": self.managers()}
 
     def _issue(self, node_id: str, role: str, pubkey: bytes):
@@ -637,7 +681,7 @@ class SwarmNode:
         """A node asks which role it should have; a certificate for it when that changed.
         A demoted manager gets its worker certificate only once raft has let it go."""
         if self.manager is None:
-            raise RemoteError("not_manager", "")
+            raise RemoteError("not_manager", "this node is not a manager of the swarm")
         node = self.manager.store.get("node", peer.node_id)
         if node is None:
             raise RemoteError("unknown_node", "this node is not part of the swarm")

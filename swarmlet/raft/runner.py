@@ -330,12 +330,17 @@ class RaftRunner:
         """Leader only: add as a learner, wait until it caught up, then make it a voter."""
         await self._started.wait()
         with trio.move_on_after(timeout or 4 * self.timing.request_timeout):
-            if node_id not in self.core.conf.members:
-                await self._conf_change(CONF_ADD_LEARNER, node_id, address.encode())
+            # Another membership change still committing, a learner still catching up, a
+            # leadership transfer under way: all pass, so wait and try again until the deadline.
             while node_id not in self.core.conf.voters:
+                if not self.is_leader:
+                    raise NotLeader(self.leader)
                 try:
-                    await self._conf_change(CONF_PROMOTE, node_id)
-                except ConfChangeRejected:
+                    if node_id not in self.core.conf.members:
+                        await self._conf_change(CONF_ADD_LEARNER, node_id, address.encode())
+                    else:
+                        await self._conf_change(CONF_PROMOTE, node_id)
+                except (ConfChangeRejected, ProposalDropped):
                     await trio.sleep(self.timing.tick)
             return
         raise RaftUnavailable(f"{node_id} did not join in time")

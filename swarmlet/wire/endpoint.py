@@ -182,7 +182,7 @@ async def open_connection(
             receive_buffer_size=RECEIVE_BUFFER,
         )
     except (OSError, trio_websocket.HandshakeError) as exc:
-        raise ConnectionError(f"cannot reach {address}: {exc}") from None
+        raise ConnectionError(f"cannot reach {address}: {str(exc) or type(exc).__name__}") from None
 
 
 async def dial(
@@ -221,7 +221,7 @@ async def request_certificate(
     """Join: get this node's certificate and the cluster root key from the manager at `address`."""
     outcome: tuple[Certificate, bytes] | None = None
     error: Exception | None = None
-    with trio.fail_after(timeout):
+    with trio.move_on_after(timeout) as timer:
         async with trio.open_nursery() as nursery:
             try:
                 ws = await open_connection(nursery, address)
@@ -232,6 +232,8 @@ async def request_certificate(
             except (ConnectionError, HandshakeError) as exc:
                 error = exc  # raised outside the nursery, unwrapped
             nursery.cancel_scope.cancel()
+    if timer.cancelled_caught:
+        raise ConnectionError(f"cannot reach {address}: no answer within {timeout:g} s")
     if error is not None:
         raise error
     assert outcome is not None

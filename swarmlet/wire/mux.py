@@ -224,8 +224,12 @@ class Connection:
         max_inflight: int = 64,
         max_outstanding: int = 1024,
         stream_window: int = 16,
+        keepalive: float | None = None,
+        keepalive_timeout: float = 5.0,
     ) -> None:
         self.session = session
+        self.keepalive = keepalive
+        self.keepalive_timeout = keepalive_timeout
         self.peer = session.peer
         self.router = router
         self.queue_size = queue_size
@@ -256,6 +260,8 @@ class Connection:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._writer)
+                if self.keepalive is not None:
+                    nursery.start_soon(self._keepalive)
                 task_status.started()
                 try:
                     await self._reader()
@@ -283,6 +289,27 @@ class Connection:
         await self.session.aclose(reason)
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
+
+    async def _keepalive(self) -> None:
+        """Close a session whose peer stopped answering. A peer cut off by the network sends
+        no FIN or RST, so without this the session would look alive until TCP gives up
+        (many minutes), and requests and redials would keep going into it."""
+        while True:
+            await trio.sleep(self.keepalive)
+            with trio.move_on_after(self.keepalive_timeout) as timer:
+                try:
+                    await self.session.ping()
+                except SessionClosed:
+                    return
+                except Exception as exc:  # never the transport's end: this session's only
+                    log.exception("keepalive of the session with %s failed", self.peer.node_id)
+                    await self.aclose(f"keepalive failed: {exc!r}")
+                    return
+            if timer.cancelled_caught:
+                reason = f"no answer from node {self.peer.node_id} for {self.keepalive_timeout:g} s"
+                log.warning("closing session with %s: %s", self.session.describe(), reason)
+                await self.aclose(reason)
+                return
 
     async def _writer(self) -> None:
         """Send queued envelopes; whatever is already waiting goes out in one sealed batch."""

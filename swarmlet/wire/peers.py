@@ -26,6 +26,10 @@ from swarmlet.wire.session import Credentials, SecureSession
 
 log = logging.getLogger("swarmlet.wire")
 
+# Sessions ping their peer this often and end when a pong takes longer than the timeout.
+KEEPALIVE = 1.0
+KEEPALIVE_TIMEOUT = 5.0
+
 
 class Backoff:
     """Exponential backoff with jitter: the n-th retry waits a random 50-100 % of base * 2**n."""
@@ -78,11 +82,18 @@ class Transport:
         self.listen = listen
         self.policy = policy
         self.expect_roles = expect_roles
-        self.connection_options = connection_options or {}
+        self.connection_options = {
+            "keepalive": KEEPALIVE,
+            "keepalive_timeout": KEEPALIVE_TIMEOUT,
+            **(connection_options or {}),
+        }
         self.on_connection = on_connection
         self.listener = Listener(creds, self._serve_incoming, policy, **(listener_options or {}))
         self._new_backoff = backoff
         self._peers: dict[str, _Peer] = {}
+        # A node may have several live sessions with us (one it dialed, one we dialed):
+        # `by_node` names one of them for as long as any lives.
+        self._sessions: dict[str, list[Connection]] = {}
         self.by_node: dict[str, Connection] = {}
         self._nursery: trio.Nursery | None = None
         self.dials = 0
@@ -115,6 +126,7 @@ class Transport:
 
     async def _run_connection(self, conn: Connection, *, task_status=trio.TASK_STATUS_IGNORED):
         node_id = conn.peer.node_id
+        self._sessions.setdefault(node_id, []).append(conn)
         self.by_node[node_id] = conn
         try:
             async with trio.open_nursery() as nursery:
@@ -126,9 +138,20 @@ class Transport:
                 await conn.closed.wait()
                 nursery.cancel_scope.cancel()
         finally:
+            self._forget_session(conn)
+            log.info("session with node %s ended: %s", node_id, conn.close_reason)
+
+    def _forget_session(self, conn: Connection) -> None:
+        node_id = conn.peer.node_id
+        live = [c for c in self._sessions.get(node_id, ()) if c is not conn]
+        if live:
+            self._sessions[node_id] = live
+            if self.by_node.get(node_id) is conn:
+                self.by_node[node_id] = live[-1]
+        else:
+            self._sessions.pop(node_id, None)
             if self.by_node.get(node_id) is conn:
                 del self.by_node[node_id]
-            log.info("session with node %s ended: %s", node_id, conn.close_reason)
 
     async def _end_at_expiry(self, conn: Connection) -> None:
         """A session lives no longer than the peer's certificate."""
@@ -148,7 +171,7 @@ class Transport:
             await conn.aclose(f"node {node_id} has been removed from the cluster")
 
     def _all_connections(self) -> list[Connection]:
-        conns = {id(c): c for c in self.by_node.values()}
+        conns = {id(c): c for live in self._sessions.values() for c in live}
         for peer in self._peers.values():
             if peer.conn is not None and not peer.conn.closed.is_set():
                 conns[id(peer.conn)] = peer.conn
@@ -205,7 +228,7 @@ class Transport:
         return await conn.request(type_, body, max(0.0, deadline - trio.current_time()))
 
     async def aclose(self) -> None:
-        for conn in list(self.by_node.values()):
+        for conn in self._all_connections():
             await conn.aclose("transport closing")
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()

@@ -143,6 +143,15 @@ class SecureSession:
             await self.abort(str(exc))
             raise SessionClosed(self.closed_reason) from None
 
+    async def ping(self) -> None:
+        """A websocket ping, answered by the peer's websocket layer: returns on its pong."""
+        try:
+            await self.ws.ping()
+        except trio_websocket.ConnectionClosed as exc:
+            raise SessionClosed(self._closed_by_peer(exc)) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise SessionClosed(self.closed_reason or "connection lost") from None
+
     async def abort(self, reason: str) -> None:
         """Close because of something the peer did; logged once."""
         if self.closed_reason is None:

@@ -62,12 +62,14 @@ class WorkerSession:
         *,
         description: dict | Callable[[], dict] | None = None,
         dial_timeout: float = 2.0,
+        hello_timeout: float = 5.0,
         backoff: Callable[[], Backoff] = lambda: Backoff(base=0.1, cap=5.0),
     ) -> None:
         self.transport = transport
         self.managers = managers if callable(managers) else (lambda: list(managers))
         self.description = description
         self.dial_timeout = dial_timeout
+        self.hello_timeout = hello_timeout
         self._new_backoff = backoff
         self.agent = None
         self.assigned: dict[str, dict] = {}  # the manager's view of this node's tasks
@@ -134,7 +136,13 @@ class WorkerSession:
             if description:
                 request["description"] = description
             async with conn.stream(SESSION_ROUTE, request) as reader:
-                hello = HELLO.validate(await reader.__anext__(), "dispatcher hello")
+                # A manager cut off by the network never answers: try the next one.
+                first = None
+                with trio.move_on_after(self.hello_timeout):
+                    first = await reader.__anext__()
+                if first is None:
+                    raise _SessionOver(f"{address} did not answer within {self.hello_timeout:g} s")
+                hello = HELLO.validate(first, "dispatcher hello")
                 self.session_id = hello["session_id"]
                 self.leader = address
                 self.registrations += 1

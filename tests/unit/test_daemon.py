@@ -189,3 +189,64 @@ def test_socket_without_the_access_group_keeps_the_daemons_group(tmp_path):
         assert stat.S_IMODE(info.st_mode) == 0o660
     finally:
         sock.close()
+
+
+def test_a_stale_socket_is_replaced_in_one_step(tmp_path):
+    """The new socket is bound and listening under another name, then renamed over the stale
+    file: at the path there is always either the old file or a socket that accepts."""
+    path = str(tmp_path / "api.sock")
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(path)  # what a killed daemon leaves
+    stale.close()
+    stale_inode = os.lstat(path).st_ino
+    sock = bind_unix_socket(path, group="swarmlet-test-no-such-group")
+    try:
+        assert os.lstat(path).st_ino != stale_inode
+        assert sorted(os.listdir(tmp_path)) == ["api.sock"]  # nothing left under another name
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.connect(path)
+        probe.close()
+    finally:
+        sock.close()
+
+
+class GatedDaemon(DaemonProcess):
+    """A daemon whose swarm resume waits until a gate file exists: the start-up window held
+    open for as long as the test needs it."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate = os.path.join(self.base, "gate")
+
+    def command(self, log_level: str = "info", foreground: bool = True) -> list[str]:
+        code = (
+            "import os, sys, trio\n"
+            "import swarmlet.node.swarm as swarm\n"
+            "resume = swarm.SwarmNode.resume\n"
+            "async def gated(self):\n"
+            f"    while not os.path.exists({self.gate!r}):\n"
+            "        await trio.sleep(0.05)\n"
+            "    await resume(self)\n"
+            "swarm.SwarmNode.resume = gated\n"
+            "from swarmlet.daemon import run\n"
+            f"sys.exit(run({self.data_dir!r}, {self.host!r}, {log_level!r}))\n"
+        )
+        return [*self.launcher, "-c", code]
+
+
+def test_the_socket_answers_while_the_daemon_starts_and_requests_wait_for_it():
+    import threading
+
+    daemon = GatedDaemon()
+    try:
+        daemon.start()  # returns once /_ping answers: the node is still resuming
+        assert "daemon ready" not in daemon.output()
+        answers = []
+        asking = threading.Thread(target=lambda: answers.append(daemon.client().get("/info")))
+        asking.start()
+        Path(daemon.gate).touch()
+        asking.join(60)
+        assert answers and answers[0]["Swarm"]["LocalNodeState"] == "inactive"
+        assert "daemon ready" in daemon.output()
+    finally:
+        daemon.cleanup()

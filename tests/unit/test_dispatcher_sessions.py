@@ -301,3 +301,29 @@ async def test_the_worker_follows_a_change_of_leader():
         await eventually(lambda: state_of(cluster, TASK, "task1") == "complete", what="complete")
         await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
         nursery.cancel_scope.cancel()
+
+
+async def test_a_manager_that_never_answers_the_session_start_is_passed_over():
+    """A manager cut off by the network can look connected; the worker gives up on it after
+    the hello deadline and registers with the next one."""
+    from swarmlet.manager.dispatcher_protocol import SESSION_ROUTE
+
+    cl, cluster = TestCluster(), LocalCluster()
+    silent_router = Router()
+
+    async def never_answer(peer, body, out):
+        await trio.sleep_forever()
+
+    silent_router.stream(SESSION_ROUTE, SESSION_REQUEST, never_answer)
+    async with trio.open_nursery() as nursery:
+        silent = Transport(cl.creds("manager"), silent_router, listen=("127.0.0.1", 0))
+        silent_address = f"127.0.0.1:{await nursery.start(silent.run)}"
+        mgr = ManagerNode(cl.creds("manager"), cluster)
+        await mgr.start(nursery)
+        worker = WorkerNode(cl.creds("worker"), [silent_address, mgr.address])
+        worker.session.hello_timeout = 0.5
+        await setup_store(cluster, [worker.node_id])
+        await worker.start(nursery)
+        await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
+        assert worker.session.leader == mgr.address
+        nursery.cancel_scope.cancel()

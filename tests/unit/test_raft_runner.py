@@ -161,3 +161,20 @@ async def test_force_new_cluster_after_quorum_loss(tmp_path):
         await r.propose(put("after", "1"))
         assert await r.read(lambda sm: (sm.get("kept"), sm.get("after"))) == ("yes", "1")
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_members_added_at_once_both_join(tmp_path):
+    """Two managers joining together: the second waits for the first membership change to
+    commit instead of being refused."""
+    async with trio.open_nursery() as nursery:
+        ids = ["n1", "n2", "n3", "n4", "n5"]
+        g = Group(nursery, tmp_path, ids, founders=["n1", "n2", "n3"])
+        for n in ids:
+            await g.start(n)
+        ld = await g.leader()
+        async with trio.open_nursery() as joins:
+            joins.start_soon(ld.add_member, "n4", "addr-of-n4")
+            joins.start_soon(ld.add_member, "n5", "addr-of-n5")
+        assert ld.core.conf.voters == set(ids)
+        nursery.cancel_scope.cancel()

@@ -163,3 +163,17 @@ async def test_init_then_join_swarm_saves_membership(tmp_path):
         with pytest.raises(ValueError, match="already part of a swarm"):
             await join_swarm(tmp_path / "w", addr, str(cluster.tokens.worker))
         nursery.cancel_scope.cancel()
+
+
+async def test_join_through_an_address_that_never_answers_says_so():
+    """A timed-out join is a reason for the user, not an empty error."""
+    tokens = JoinTokens.generate(ClusterRoot.generate().public_key)
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio.serve_listeners, lambda stream: trio.sleep_forever(), listeners)
+        with pytest.raises(ConnectionError, match="no answer within 0.5 s"):
+            await request_certificate(
+                f"127.0.0.1:{port}", NodeIdentity.generate(), tokens.worker, timeout=0.5
+            )
+        nursery.cancel_scope.cancel()
