@@ -144,6 +144,9 @@ class LogMerger:
                     lost.append(f"bad log data: {exc}")
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     pass  # the response is over
+                except Exception as exc:
+                    log.exception("reading the logs of task %s failed", task["ID"])
+                    lost.append(f"internal error: {type(exc).__name__}: {exc}")
                 nursery.cancel_scope.cancel()
         return lost[0] if lost else None
 

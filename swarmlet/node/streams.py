@@ -64,13 +64,18 @@ async def local_stream(route: Route, body: dict) -> AsyncIterator[AsyncIterator[
                 log.exception("local stream handler failed")
                 failure.append(RemoteError("internal", f"handler failed: {type(exc).__name__}"))
 
+    error: Exception | None = None
     async with trio.open_nursery() as nursery:
         nursery.start_soon(produce)
         try:
             async with recv:
                 yield _chunks(recv, failure)
+        except Exception as exc:  # raised below, as it is, not in the nursery's group
+            error = exc
         finally:
             nursery.cancel_scope.cancel()
+    if error is not None:
+        raise error
 
 
 def node_address(swarm, node_id: str) -> str:
