@@ -1,5 +1,6 @@
 """`service logs` on real hosts: the lines of every task, wherever it runs, read through a
-manager that is not the leader, with Docker's prefixes; --tail, --no-task-ids, -t, a task ID,
+manager that is not the leader, with Docker's prefixes; --tail, --since, --no-task-ids, -t, a
+task ID,
 stderr kept apart, -f that shows new lines and stops on ^C (the workers stop reading), and a
 task on a lost node reported instead of waited for."""
 
@@ -94,6 +95,17 @@ def test_tail_gives_the_last_lines_of_each_task(swarm):
     assert sorted(out) == sorted(swarm.tasks)
     assert all(len(lines) == 1 and lines[0].startswith("tick ") for lines in out.values())
     assert res.stderr == ""
+
+    def ticked_six_times():
+        last = by_task(swarm, logs(swarm, "--tail", "1", SERVICE).stdout)
+        return all(int(lines[-1].split()[1]) >= 6 for lines in last.values())
+
+    eventually(ticked_six_times)
+    res = logs(swarm, "--since", "3s", SERVICE)  # the hellos are older than that
+    out = by_task(swarm, res.stdout)
+    assert sorted(out) == sorted(swarm.tasks)
+    assert all(line.startswith("tick ") for lines in out.values() for line in lines)
+    assert all(len(lines) <= 6 for lines in out.values()), res.stdout
 
 
 def test_no_task_ids_and_timestamps(swarm):

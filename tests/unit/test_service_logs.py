@@ -373,6 +373,33 @@ async def test_leaving_a_followed_stream_cancels_the_worker():
 
 
 @pytest.mark.anyio
+async def test_a_followed_service_picks_up_tasks_that_start_later():
+    async def handler(peer, body, out):
+        await out.send([[1, STAMP, f"from {body['task']}\n".encode()]])
+        await trio.sleep_forever()  # a followed container that says nothing more
+
+    async with trio.open_nursery() as nursery:
+        manager, worker, addr = await worker_pair(nursery, handler)
+        wid = worker.creds.identity.node_id
+
+        @contextlib.asynccontextmanager
+        async def open_stream(node_id, route, body):
+            conn = await manager.connection(addr)
+            async with conn.stream(route, body) as chunks:
+                yield chunks
+
+        tasks = [task("t1", wid), task("t2", wid, state="starting")]
+        merger = LogMerger(store_for(wid), open_stream, LogOptions(follow=True), lambda: tasks)
+        send, recv = trio.open_memory_channel(100)
+        nursery.start_soon(merger.run, send)
+        with trio.fail_after(10):
+            assert (await recv.receive()).endswith(b"from t1\n")
+            tasks[1] = task("t2", wid, state="running")  # it started: its log joins
+            assert (await recv.receive()).endswith(b"from t2\n")
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
 async def test_an_in_process_stream_checks_its_body_and_reports_errors():
     router = Router()
 
