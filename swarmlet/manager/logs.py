@@ -152,14 +152,19 @@ class LogMerger:
 
     async def _relay(self, task: dict, send: trio.MemorySendChannel) -> None:
         attrs = context_attrs(task)
+        async with self.open_stream(task["NodeID"], ROUTE, task_request(task, self.opts)) as chunks:
+            async for chunk in chunks:  # one write of the response per chunk, not per line
+                await send.send(self._chunk_bytes(chunk, attrs))
+
+    def _chunk_bytes(self, chunk: object, attrs: dict[str, str]) -> bytes:
         opts = self.opts
-        async with self.open_stream(task["NodeID"], ROUTE, task_request(task, opts)) as chunks:
-            async for chunk in chunks:
-                for stream, stamp, text in chunk_entries(chunk):
-                    line = log_line(
-                        text, stamp, attrs, timestamps=opts.timestamps, details=opts.details
-                    )
-                    await send.send(self._encode(stream, line))
+        return b"".join(
+            self._encode(
+                stream,
+                log_line(text, stamp, attrs, timestamps=opts.timestamps, details=opts.details),
+            )
+            for stream, stamp, text in chunk_entries(chunk)
+        )
 
     async def _watch_node(self, node_id: str, scope: trio.CancelScope, lost: list[str]) -> None:
         """A task's node that goes down ends its stream with an error line (a partitioned
