@@ -123,6 +123,15 @@ async def engine_logs(address: tuple[str, object], container_id: str, body: dict
     sent = 0
     demux = Demuxer()
     lines: _Lines | None = None
+    frames: list[tuple[int, bytes]] = []  # what one read from the engine brought
+
+    async def flush() -> None:
+        nonlocal sent, frames
+        for chunk in batches(frames):
+            await send(chunk)
+            sent += len(chunk)
+        frames = []
+
     async with await _connect(address) as stream:
         await stream.send_all(conn.send(request) + conn.send(h11.EndOfMessage()))
         error = bytearray()
@@ -130,6 +139,7 @@ async def engine_logs(address: tuple[str, object], container_id: str, body: dict
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
+                await flush()  # the engine writes a line per HTTP chunk: batch a whole read
                 conn.receive_data(await stream.receive_some(READ_BYTES))
                 continue
             if isinstance(event, h11.Response):
@@ -138,24 +148,21 @@ async def engine_logs(address: tuple[str, object], container_id: str, body: dict
                 if status >= 400:
                     error += event.data[:4000]
                     continue
-                frames = demux.feed(event.data)
+                got = demux.feed(event.data)
                 if not demux.framed and demux.framed is not None:
                     lines = lines or _Lines()
-                    frames = lines.split(frames)
-                for chunk in batches(frames):
-                    await send(chunk)
-                    sent += len(chunk)
+                    got = lines.split(got)
+                frames += got
             elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                 break
         if status >= 400:
             raise EngineError(_engine_message(bytes(error)) or f"engine answered {status}")
-        tail = lines.end() if lines is not None else []
+        if lines is not None:
+            frames += lines.end()
         rest = demux.rest()
         if rest and demux.framed is None:  # under 8 bytes in all: a raw line
-            tail.append((1, rest))
-        for chunk in batches(tail):
-            await send(chunk)
-            sent += len(chunk)
+            frames.append((1, rest))
+        await flush()
     return sent
 
 

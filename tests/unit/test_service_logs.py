@@ -138,6 +138,48 @@ def test_engine_request_and_address():
         worker_logs.engine_address("ssh://host")
 
 
+async def fake_engine(path, status, chunks, *, task_status=trio.TASK_STATUS_IGNORED):
+    """A unix-socket HTTP server answering one request with `chunks` as chunked body."""
+    sock = trio.socket.socket(trio.socket.AF_UNIX)
+    await sock.bind(path)
+    sock.listen()
+    listener = trio.SocketListener(sock)
+    task_status.started()
+    stream = await listener.accept()
+    request = b""
+    while b"\r\n\r\n" not in request:
+        request += await stream.receive_some(4096)
+    head = f"HTTP/1.1 {status} X\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    await stream.send_all(head + body)
+    await stream.aclose()
+    return request
+
+
+@pytest.mark.anyio
+async def test_engine_lines_of_one_read_go_as_one_chunk(tmp_path):
+    path = str(tmp_path / "engine.sock")
+    lines = [frame(1 + i % 2, f"{STAMP} line {i}\n".encode()) for i in range(300)]
+    body = {"task": "t", "follow": False, "tail": "all", "since": "", "stdout": True,
+            "stderr": True}  # fmt: skip
+    sent = []
+
+    async def send(chunk):
+        sent.append(chunk)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(fake_engine, path, 200, lines)  # an HTTP chunk per line
+        with trio.fail_after(10):
+            count = await worker_logs.engine_logs(("unix", path), "cid", body, send)
+    assert count == 300 and len(sent) < 10
+    entries = [e for chunk in sent for e in worker_logs.chunk_entries(chunk)]
+    assert entries == [(1 + i % 2, STAMP, f"line {i}\n".encode()) for i in range(300)]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(fake_engine, path + "2", 404, [b'{"message":"No such container"}'])
+        with pytest.raises(worker_logs.EngineError, match="No such container"):
+            await worker_logs.engine_logs(("unix", path + "2"), "cid", body, send)
+
+
 def test_tty_output_is_cut_into_lines():
     lines = worker_logs._Lines()
     assert lines.split([(1, b"a\nb")]) == [(1, b"a\n")]
