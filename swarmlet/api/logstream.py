@@ -97,6 +97,15 @@ def decode_details(text: str) -> dict[str, str]:
     return out
 
 
+def line_writer(attrs: dict[str, str], *, timestamps: bool, details: bool):
+    """`write(text, timestamp) -> bytes` for the lines of one source (its details encoded
+    once): `[TIMESTAMP ][DETAILS ]TEXT`, as Docker's daemon writes a line."""
+    encoded = encode_details(attrs).encode() + b" " if details else b""
+    if timestamps:
+        return lambda text, timestamp: timestamp.encode() + b" " + encoded + text
+    return lambda text, timestamp: encoded + text
+
+
 def log_line(
     text: bytes,
     timestamp: str,
@@ -106,33 +115,33 @@ def log_line(
     details: bool,
 ) -> bytes:
     """One line as Docker's daemon writes it: `[TIMESTAMP ][DETAILS ]TEXT`."""
-    out = text
-    if details:
-        out = encode_details(attrs).encode() + b" " + out
-    if timestamps:
-        out = timestamp.encode() + b" " + out
-    return out
+    return line_writer(attrs, timestamps=timestamps, details=details)(text, timestamp)
 
 
 @dataclass(frozen=True)
 class ParsedLine:
     timestamp: str  # "" without --timestamps
-    details: dict[str, str]
+    details: dict[str, str]  # empty when the caller already knew `raw_details`
     text: bytes
+    raw_details: bytes
 
 
-def parse_line(payload: bytes, *, timestamps: bool) -> ParsedLine:
+def parse_line(payload: bytes, *, timestamps: bool, known=()) -> ParsedLine:
     """Split what `log_line(..., details=True)` wrote; ValueError when it has no details
-    (a line the daemon wrote itself, such as an error report)."""
+    (a line the daemon wrote itself, such as an error report). Details found in `known`
+    (already checked) are not decoded again: a stream repeats a few of them many times."""
     parts = payload.split(b" ", 2 if timestamps else 1)
     if len(parts) != (3 if timestamps else 2):
         raise ValueError("a log line without details")
     stamp = parts[0].decode("ascii", "replace") if timestamps else ""
-    details = decode_details(parts[-2].decode("utf-8", "replace"))
-    for key in CONTEXT_KEYS:
-        if key not in details:
-            raise ValueError(f"missing {key} in the line's details")
-    return ParsedLine(stamp, details, parts[-1])
+    raw = parts[-2]
+    details = {}
+    if raw not in known:
+        details = decode_details(raw.decode("utf-8", "replace"))
+        for key in CONTEXT_KEYS:
+            if key not in details:
+                raise ValueError(f"missing {key} in the line's details")
+    return ParsedLine(stamp, details, parts[-1], raw)
 
 
 def split_engine_line(payload: bytes) -> tuple[str, bytes]:

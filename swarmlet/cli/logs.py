@@ -100,6 +100,7 @@ class LineFormatter:
         self.details = details
         self.width = width
         self._prefixes: dict[tuple[str, str, str], str] = {}
+        self._lead: dict[bytes, bytes] = {}  # a line's details -> what replaces them
 
     def _prefix(self, node_id: str, service_id: str, task_id: str) -> str:
         key = (node_id, service_id, task_id)
@@ -116,16 +117,18 @@ class LineFormatter:
 
     def format(self, payload: bytes) -> bytes:
         try:
-            line = parse_line(payload, timestamps=self.timestamps)
+            line = parse_line(payload, timestamps=self.timestamps, known=self._lead)
         except ValueError:
             return payload
-        d = line.details
-        out = line.timestamp.encode() + b" " if self.timestamps else b""
-        out += self._prefix(d[NODE_KEY], d[SERVICE_KEY], d[TASK_KEY]).encode()
-        if self.details:
-            extra = sorted(f"{k}={v}" for k, v in d.items() if k not in CONTEXT_KEYS)
-            out += ",".join(extra).encode() + b" "
-        return out + line.text
+        lead = self._lead.get(line.raw_details)
+        if lead is None:
+            d = line.details
+            lead = self._prefix(d[NODE_KEY], d[SERVICE_KEY], d[TASK_KEY]).encode()
+            if self.details:
+                extra = sorted(f"{k}={v}" for k, v in d.items() if k not in CONTEXT_KEYS)
+                lead += ",".join(extra).encode() + b" "
+            self._lead[line.raw_details] = lead
+        return (line.timestamp.encode() + b" " + lead if self.timestamps else lead) + line.text
 
 
 def _lookup(api, no_resolve: bool):
@@ -192,11 +195,15 @@ def cmd_logs(args) -> int:
         width=width,
     )
     demux = Demuxer()
+    fmt = formatter.format if pretty and not tty else bytes
     for chunk in api.stream("GET", path, query):
-        for stream, payload in demux.feed(chunk):
-            out = sys.stderr if stream == STDERR else sys.stdout
-            out.buffer.write(formatter.format(payload) if pretty and not tty else payload)
-            out.flush()
+        frames = demux.feed(chunk)
+        for stream in (1, STDERR):  # each stream keeps its order; one write each per chunk
+            data = b"".join(fmt(payload) for s, payload in frames if s == stream)
+            if data:
+                out = sys.stderr if stream == STDERR else sys.stdout
+                out.buffer.write(data)
+                out.flush()
     rest = demux.rest()
     if rest and not demux.framed:  # a raw (TTY) log shorter than a frame header
         sys.stdout.buffer.write(rest)

@@ -24,7 +24,7 @@ from swarmlet.api.logstream import (
     TASK_KEY,
     LogOptions,
     frame,
-    log_line,
+    line_writer,
 )
 from swarmlet.store.objects import NODE, SERVICE, TASK_STATES, dig, task_name
 from swarmlet.wire.mux import RemoteError
@@ -151,20 +151,17 @@ class LogMerger:
         return lost[0] if lost else None
 
     async def _relay(self, task: dict, send: trio.MemorySendChannel) -> None:
-        attrs = context_attrs(task)
-        async with self.open_stream(task["NodeID"], ROUTE, task_request(task, self.opts)) as chunks:
-            async for chunk in chunks:  # one write of the response per chunk, not per line
-                await send.send(self._chunk_bytes(chunk, attrs))
-
-    def _chunk_bytes(self, chunk: object, attrs: dict[str, str]) -> bytes:
         opts = self.opts
-        return b"".join(
-            self._encode(
-                stream,
-                log_line(text, stamp, attrs, timestamps=opts.timestamps, details=opts.details),
-            )
-            for stream, stamp, text in chunk_entries(chunk)
-        )
+        write = line_writer(context_attrs(task), timestamps=opts.timestamps, details=opts.details)
+        encode = self._encode
+        async with self.open_stream(task["NodeID"], ROUTE, task_request(task, opts)) as chunks:
+            async for chunk in chunks:  # one write of the response per chunk, not per line
+                await send.send(
+                    b"".join(
+                        encode(stream, write(text, stamp))
+                        for stream, stamp, text in chunk_entries(chunk)
+                    )
+                )
 
     async def _watch_node(self, node_id: str, scope: trio.CancelScope, lost: list[str]) -> None:
         """A task's node that goes down ends its stream with an error line (a partitioned
