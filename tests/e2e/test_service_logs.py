@@ -1,8 +1,7 @@
 """`service logs` on real hosts: the lines of every task, wherever it runs, read through a
 manager that is not the leader, with Docker's prefixes; --tail, --since, --no-task-ids, -t, a
-task ID,
-stderr kept apart, -f that shows new lines and stops on ^C (the workers stop reading), and a
-task on a lost node reported instead of waited for."""
+task ID, Docker's own CLI reading the same API, stderr kept apart, -f that shows new lines and
+stops on ^C (the workers stop reading), and a task on a lost node reported, not waited for."""
 
 import os
 import queue
@@ -106,6 +105,14 @@ def test_tail_gives_the_last_lines_of_each_task(swarm):
     assert sorted(out) == sorted(swarm.tasks)
     assert all(line.startswith("tick ") for lines in out.values() for line in lines)
     assert all(len(lines) <= 6 for lines in out.values()), res.stdout
+
+
+def test_dockers_own_cli_reads_the_same_stream(swarm):
+    docker = swarm.exec("node2", "sh", "-c",
+                        f"DOCKER_HOST=$SWARMLET_HOST docker service logs --tail 1 {SERVICE}")  # fmt: skip
+    out = by_task(swarm, docker.stdout)
+    assert sorted(out) == sorted(swarm.tasks)
+    assert all(len(lines) == 1 and lines[0].startswith("tick ") for lines in out.values())
 
 
 def test_no_task_ids_and_timestamps(swarm):
