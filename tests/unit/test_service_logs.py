@@ -442,6 +442,48 @@ async def test_a_followed_service_picks_up_tasks_that_start_later():
 
 
 @pytest.mark.anyio
+async def test_a_node_is_reached_by_id_dialed_at_its_address_or_served_here():
+    from types import SimpleNamespace
+
+    from swarmlet.node.streams import node_stream
+    from swarmlet.wire.mux import Unavailable
+
+    async def handler(peer, body, out):
+        await out.send([[1, STAMP, f"{body['task']} via {peer and peer.role}\n".encode()]])
+
+    body = {"task": "t1", "follow": False, "tail": "all", "since": "", "stdout": True,
+            "stderr": True}  # fmt: skip
+
+    async def read(swarm, node_id):
+        async with node_stream(swarm, node_id, worker_logs.ROUTE, body) as chunks:
+            return [entry[2] async for chunk in chunks for entry in chunk]
+
+    async with trio.open_nursery() as nursery:
+        manager, worker, addr = await worker_pair(nursery, handler)
+        wid = worker.creds.identity.node_id
+        port = addr.rpartition(":")[2]
+        router = Router()
+        router.stream(worker_logs.ROUTE, worker_logs.REQUEST, handler)
+        swarm = SimpleNamespace(
+            node_id=manager.creds.identity.node_id,
+            transport=manager,
+            gossip=None,  # no gossip view: the store's address, on this node's port
+            manager=SimpleNamespace(
+                store=FakeStore({("node", wid): {"Status": {"Addr": "127.0.0.1"}}})
+            ),
+            settings={"AdvertiseAddr": f"127.0.0.1:{port}"},
+            router=router,
+        )
+        with trio.fail_after(10):
+            assert await read(swarm, wid) == [b"t1 via manager\n"]
+            assert manager.dials == 1
+            assert await read(swarm, swarm.node_id) == [b"t1 via None\n"]  # in-process
+            with pytest.raises(Unavailable, match="no address is known"):
+                await read(swarm, "unknown")
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
 async def test_an_in_process_stream_checks_its_body_and_reports_errors():
     router = Router()
 
