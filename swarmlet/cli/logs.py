@@ -8,6 +8,7 @@ daemon wrote itself (an "Error grabbing logs" report) is written as it came.
 
 from __future__ import annotations
 
+import http.client
 import re
 import sys
 import time
@@ -196,14 +197,17 @@ def cmd_logs(args) -> int:
     )
     demux = Demuxer()
     fmt = formatter.format if pretty and not tty else bytes
-    for chunk in api.stream("GET", path, query):
-        frames = demux.feed(chunk)
-        for stream in (1, STDERR):  # each stream keeps its order; one write each per chunk
-            data = b"".join(fmt(payload) for s, payload in frames if s == stream)
-            if data:
-                out = sys.stderr if stream == STDERR else sys.stdout
-                out.buffer.write(data)
-                out.flush()
+    try:
+        for chunk in api.stream("GET", path, query):
+            frames = demux.feed(chunk)
+            for stream in (1, STDERR):  # each stream keeps its order; one write each per chunk
+                data = b"".join(fmt(payload) for s, payload in frames if s == stream)
+                if data:
+                    out = sys.stderr if stream == STDERR else sys.stdout
+                    out.buffer.write(data)
+                    out.flush()
+    except (http.client.HTTPException, ConnectionError) as exc:  # the daemon went away
+        raise CLIError(f"error from daemon in stream: {exc!r}") from None
     rest = demux.rest()
     if rest and not demux.framed:  # a raw (TTY) log shorter than a frame header
         sys.stdout.buffer.write(rest)

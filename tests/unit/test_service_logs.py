@@ -285,6 +285,20 @@ def test_logs_command_writes_each_stream_apart(monkeypatch, capfd):
     assert (query["follow"], query["tail"], query["details"]) == ("1", "1", "1")
 
 
+def test_a_stream_cut_short_is_an_error(monkeypatch, capfd):
+    import http.client
+
+    class Broken(FakeApi):
+        def stream(self, method, path, query):
+            yield frame(1, b"partial")
+            raise http.client.IncompleteRead(b"")
+
+    api = Broken({"/tasks/t1": {"ID": "t1", "Slot": 1}})
+    with pytest.raises(CLIError, match="error from daemon in stream: IncompleteRead"):
+        run_logs(monkeypatch, api, "--raw", "t1")
+    assert capfd.readouterr().out == "partial"
+
+
 def test_logs_command_falls_back_to_a_task_and_refuses_tty(monkeypatch, capfd):
     task = {"ID": "t1", "Slot": 2, "Spec": {"ContainerSpec": {"TTY": True}}}
     api = FakeApi({"/tasks/t1": task}, b"raw tty text\n")
