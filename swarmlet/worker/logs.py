@@ -11,6 +11,7 @@ behind, so a slow reader never makes this node buffer a log.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import urllib.parse
@@ -149,7 +150,7 @@ async def engine_logs(address: tuple[str, object], container_id: str, body: dict
                     error += event.data[:4000]
                     continue
                 got = demux.feed(event.data)
-                if not demux.framed and demux.framed is not None:
+                if demux.framed is False:  # a TTY's raw output
                     lines = lines or _Lines()
                     got = lines.split(got)
                 frames += got
@@ -167,8 +168,6 @@ async def engine_logs(address: tuple[str, object], container_id: str, body: dict
 
 
 def _engine_message(raw: bytes) -> str:
-    import json
-
     try:
         return str(json.loads(raw).get("message", ""))
     except (ValueError, AttributeError):
