@@ -12,6 +12,7 @@ import json
 import re
 import urllib.parse
 from collections.abc import AsyncIterable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,9 +126,11 @@ class Response:
 
 @dataclass
 class StreamResponse:
-    """A response whose body is sent as it is produced (chunked): logs, progress."""
+    """A response whose body is sent as it is produced (chunked): logs, progress. `chunks` is
+    an async iterable of bytes, or an async context manager giving one (for a producer with
+    tasks of its own: `trio.as_safe_channel`); it is closed when the client hangs up."""
 
-    chunks: AsyncIterable[bytes]
+    chunks: AsyncIterable[bytes] | AbstractAsyncContextManager[AsyncIterable[bytes]]
     status: int = 200
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)

@@ -18,7 +18,8 @@ from swarmlet.api.cluster_common import (
     match_prefix,
     version_param,
 )
-from swarmlet.api.router import ApiError, Request, Response, Router
+from swarmlet.api.logstream import RAW_STREAM, LogOptionError, LogOptions, log_options
+from swarmlet.api.router import ApiError, Request, Response, Router, StreamResponse
 from swarmlet.api.routes_nodes import resolve_node
 from swarmlet.manager import controlapi
 from swarmlet.manager.orchestrator.update import is_dirty
@@ -125,6 +126,27 @@ def register(router: Router, cluster: Cluster) -> None:
         ctx = await cluster.read(request)
         return ordered(resolve_task(ctx.store, params["id"]), "Task")
 
+    @api_errors
+    async def service_logs(request: Request, params: dict[str, str]):
+        opts = request_log_options(request)
+        ctx = await cluster.read(request)
+        service = lookup(ctx.store, SERVICE, params["id"])
+        tty = bool(dig(service, "Spec.TaskTemplate.ContainerSpec.TTY", False))
+        return logs_response(ctx, opts, lambda: ctx.store.tasks_by_service(service["ID"]), tty)
+
+    @api_errors
+    async def task_logs(request: Request, params: dict[str, str]):
+        opts = request_log_options(request)
+        ctx = await cluster.read(request)
+        task_id = resolve_task(ctx.store, params["id"])["ID"]
+
+        def select() -> list[dict]:
+            task = ctx.store.get(TASK, task_id)
+            return [task] if task is not None else []
+
+        tty = bool(dig(ctx.store.get(TASK, task_id), "Spec.ContainerSpec.TTY", False))
+        return logs_response(ctx, opts, select, tty)
+
     router.add("GET", "/services", list_services)
     router.add("POST", "/services/create", create_service)
     router.add("GET", "/services/{id}", inspect_service)
@@ -132,6 +154,48 @@ def register(router: Router, cluster: Cluster) -> None:
     router.add("DELETE", "/services/{id}", remove_service)
     router.add("GET", "/tasks", list_tasks)
     router.add("GET", "/tasks/{id}", inspect_task)
+    router.add("GET", "/services/{id}/logs", service_logs)
+    router.add("GET", "/tasks/{id}/logs", task_logs)
+
+
+# -- logs -------------------------------------------------------------------------------------
+def request_log_options(request: Request) -> LogOptions:
+    """Docker's logs query (`stdout`, `stderr`, `follow`, `timestamps`, `details`, `tail`,
+    `since`), refused with its daemon's texts."""
+    try:
+        return log_options(
+            stdout=request.bool_param("stdout"),
+            stderr=request.bool_param("stderr"),
+            follow=request.bool_param("follow"),
+            timestamps=request.bool_param("timestamps"),
+            details=request.bool_param("details"),
+            tail=request.param("tail"),
+            since=request.param("since"),
+        )
+    except LogOptionError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def logs_response(ctx, opts: LogOptions, select, tty: bool) -> StreamResponse:
+    """The merged logs of the tasks `select()` names, streamed (Docker's raw-stream type)."""
+    import trio
+
+    from swarmlet.manager.logs import LogMerger
+
+    if ctx.node_stream is None:
+        raise ApiError(503, "this manager cannot reach the swarm's nodes for logs")
+    merger = LogMerger(ctx.store, ctx.node_stream, opts, select, tty=tty)
+
+    @trio.as_safe_channel
+    async def lines():
+        send, recv = trio.open_memory_channel(64)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(merger.run, send)
+            async with recv:
+                async for data in recv:
+                    yield data
+
+    return StreamResponse(lines(), content_type=RAW_STREAM)
 
 
 # -- services ---------------------------------------------------------------------------------

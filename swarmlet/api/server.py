@@ -5,6 +5,7 @@ handler costs at most its own connection, never the daemon.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http
 import inspect
@@ -196,14 +197,14 @@ class ApiServer:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_for_hangup, nursery.cancel_scope)
             try:
-                async for chunk in chunks:
-                    if chunk:
-                        await stream.send_all(conn.send(h11.Data(data=chunk)))
+                async with _opened(chunks) as body:
+                    async for chunk in body:
+                        if chunk:
+                            await stream.send_all(conn.send(h11.Data(data=chunk)))
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 hung_up = True
             finally:
                 nursery.cancel_scope.cancel()
-                await _close_chunks(chunks)
         return not hung_up
 
     async def _send_error_and_close(
@@ -239,6 +240,21 @@ async def dispatch(router: Router, request: Request) -> Response | StreamRespons
     if result is None:
         return Response(200, b"")
     return Response(200, result)
+
+
+@contextlib.asynccontextmanager
+async def _opened(chunks):
+    """A response body as an async iterable: `chunks` itself, or what it gives when it is an
+    async context manager (a producer that runs tasks of its own, made with
+    `trio.as_safe_channel`, is entered here, where its tasks can be cancelled safely)."""
+    if hasattr(chunks, "__aenter__"):
+        async with chunks as body:
+            yield body
+        return
+    try:
+        yield chunks
+    finally:
+        await _close_chunks(chunks)
 
 
 async def _close_chunks(chunks) -> None:

@@ -19,6 +19,7 @@ from swarmlet.cli.common import (
 )
 from swarmlet.cli.filters import filters_param, parse_filters
 from swarmlet.cli.format import print_inspect, print_listing, truncate_id
+from swarmlet.cli.logs import cmd_logs
 from swarmlet.cli.objects import remove
 from swarmlet.cli.tasks import add_task_flags, list_tasks, port_text, strip_digest
 
@@ -642,52 +643,3 @@ def cmd_ps(args) -> int:
     ids = [get_service(api, ref)["ID"] for ref in args.services]
     filters["service"] = dict.fromkeys(ids, True)
     return list_tasks(api, args, filters)
-
-
-def _demux(chunks):
-    """Undo docker's stdout/stderr framing (8-byte headers) when the daemon uses it."""
-    buf = b""
-    framed = None
-    for chunk in chunks:
-        buf += chunk
-        if framed is None and len(buf) >= 8:
-            framed = buf[0] in (0, 1, 2) and buf[1:4] == b"\0\0\0"
-        if framed is False:
-            yield 1, buf
-            buf = b""
-            continue
-        while framed and len(buf) >= 8:
-            size = int.from_bytes(buf[4:8], "big")
-            if len(buf) < 8 + size:
-                break
-            yield (2 if buf[0] == 2 else 1), buf[8 : 8 + size]
-            buf = buf[8 + size :]
-    if buf:
-        yield 1, buf
-
-
-def cmd_logs(args) -> int:
-    api = client(args)
-    query = {
-        "stdout": "1",
-        "stderr": "1",
-        "follow": "1" if args.follow else None,
-        "timestamps": "1" if args.timestamps else None,
-        "tail": args.tail,
-        "since": args.since,
-        "details": "1" if args.details else None,
-    }
-    try:
-        service_id = get_service(api, args.service)["ID"]
-        path = f"/services/{service_id}/logs"
-    except Exception as exc:
-        from swarmlet.api.client import APIError
-
-        if not isinstance(exc, APIError) or exc.status != 404:
-            raise
-        path = f"/tasks/{args.service}/logs"
-    for stream, data in _demux(api.stream("GET", path, query)):
-        out = sys.stderr if stream == 2 else sys.stdout
-        out.buffer.write(data)
-        out.flush()
-    return 0

@@ -12,6 +12,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from swarmlet.store import Store
@@ -63,6 +64,9 @@ class ClusterContext:
     # key's fields to store with a cluster update (see swarmlet.api.routes_swarm).
     unlock_key: Callable[[], str] | None = None
     rotate_unlock_key: Callable[[dict], dict | None] | None = None
+    # Open a wire stream on a node of the swarm: `node_stream(node_id, type, body)` is an
+    # async context manager giving the stream's chunks (None: this manager reaches no node).
+    node_stream: Callable[[str, str, dict], AbstractAsyncContextManager] | None = None
 
     def timestamp(self) -> str:
         return rfc3339(self.now())

@@ -153,6 +153,7 @@ class SwarmNode:
         self.nursery = nursery
         self.settings: dict = {}
         self.transport: Transport | None = None
+        self.router: Router | None = None
         self.manager: ManagerRuntime | None = None
         self._scope: trio.CancelScope | None = None
         self._root: ClusterRoot | None = None
@@ -277,6 +278,10 @@ class SwarmNode:
         router.request("node.register", REGISTER, self._on_register)
         router.request("raft.join", RAFT_JOIN, self._on_raft_join, roles={"manager"})
         router.request("node.role", ROLE_QUERY, self._on_role)
+        from swarmlet.worker import logs as task_logs
+
+        router.stream(task_logs.ROUTE, task_logs.REQUEST, self._on_task_logs, roles={"manager"})
+        self.router = router
         policy = SessionPolicy()
         if self.role == "manager":
             policy = SessionPolicy(authorize_join=self._authorize_join)
@@ -340,6 +345,7 @@ class SwarmNode:
             bootstrap=bootstrap,
             unlock_key=self.unlock_key,
         )
+        runtime.context.node_stream = self.node_stream
         self.dispatcher = Dispatcher(runtime.context, leader_address=self._leader_address)
         self.dispatcher.register_routes(router)
         runtime.leader_services += [
@@ -600,6 +606,20 @@ class SwarmNode:
                 address, redirects = remote, 0
                 await trio.sleep(JOIN_RETRY_INTERVAL)
         raise ApiError(503, f"{last} (gave up after {deadline:g} s)")
+
+    # -- task logs ----------------------------------------------------------------------
+
+    async def _on_task_logs(self, peer, body, out) -> None:
+        """A manager asks for the log of one of this node's tasks."""
+        from swarmlet.worker.logs import serve_task_logs
+
+        await serve_task_logs(self.agent.executor if self.agent else None, body, out)
+
+    def node_stream(self, node_id: str, type_: str, body: dict):
+        """An async context manager: stream `type_` opened on node `node_id` (or here)."""
+        from swarmlet.node.streams import node_stream
+
+        return node_stream(self, node_id, type_, body)
 
     # -- served to other nodes (managers only) ------------------------------------------
 

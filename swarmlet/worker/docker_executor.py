@@ -233,12 +233,19 @@ class DockerExecutor:
         except docker.errors.APIError as exc:
             raise ExecutorError(str(exc.explanation or exc)) from exc
 
-    async def remove_task_container(self, task_id: str) -> None:
-        """Stop (with the default grace period) and remove whatever container a task left."""
-        found = await self._run(
+    async def _containers_of_task(self, task_id: str) -> list[dict]:
+        return await self._run(
             self.client.api.containers, all=True, filters={"label": f"{LABEL_TASK_ID}={task_id}"}
         )
-        for c in found:
+
+    async def find_task_container(self, task_id: str) -> str | None:
+        """The ID of the container a task made on this node (running or not), if any."""
+        found = await self._containers_of_task(task_id)
+        return found[0]["Id"] if found else None
+
+    async def remove_task_container(self, task_id: str) -> None:
+        """Stop (with the default grace period) and remove whatever container a task left."""
+        for c in await self._containers_of_task(task_id):
             try:
                 await self._run(self.client.api.stop, c["Id"], timeout=10)
             except docker.errors.APIError:

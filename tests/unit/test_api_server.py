@@ -183,6 +183,40 @@ async def test_stream_stops_when_the_client_hangs_up():
 
 
 @pytest.mark.anyio
+async def test_a_producer_with_tasks_of_its_own_is_cancelled_when_the_client_hangs_up():
+    stopped = trio.Event()
+
+    async def ticker(send):
+        try:
+            for i in range(10**9):
+                await send.send(f"tick {i}\n".encode())
+                await trio.sleep(0.01)
+        finally:
+            stopped.set()
+
+    @trio.as_safe_channel
+    async def ticks():
+        send, recv = trio.open_memory_channel(0)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ticker, send)
+            async for data in recv:
+                yield data
+
+    router = Router()
+    router.add("GET", "/ticks", lambda r, p: StreamResponse(ticks()))
+    client, server_side = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ApiServer(router).handle_connection, server_side)
+        await client.send_all(b"GET /ticks HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = bytearray()
+        with trio.fail_after(10):
+            while b"tick 3" not in received:
+                received += await client.receive_some(65536)
+            await client.aclose()
+            await stopped.wait()
+
+
+@pytest.mark.anyio
 async def test_failing_handler_is_500_and_connection_goes_on():
     router = Router()
 

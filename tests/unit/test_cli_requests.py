@@ -343,11 +343,12 @@ def test_version_format(daemon, capsys):
 
 
 def test_logs_demultiplexing():
-    from swarmlet.cli.service import _demux
+    from swarmlet.api.logstream import Demuxer
 
     framed = b"\x01\0\0\0\0\0\0\x03out" + b"\x02\0\0\0\0\0\0\x03err"
-    assert list(_demux([framed[:5], framed[5:]])) == [(1, b"out"), (2, b"err")]
-    assert list(_demux([b"plain text\n"])) == [(1, b"plain text\n")]
+    demux = Demuxer()
+    assert demux.feed(framed[:5]) + demux.feed(framed[5:]) == [(1, b"out"), (2, b"err")]
+    assert Demuxer().feed(b"plain text\n") == [(1, b"plain text\n")]
 
 
 def test_info_has_a_swarm_section(daemon, capsys):
