@@ -1,0 +1,96 @@
+"""Root CA rotation on real hosts: `swarm ca --rotate` on a swarm of two managers and a
+worker re-issues every node's certificate under a new root while the swarm keeps working,
+then regenerates the join tokens so that the old ones are refused; certificates issued after
+`swarm update --cert-expiry` carry the new validity."""
+
+import calendar
+import json
+import time
+
+import pytest
+
+from tests.e2e.conftest import eventually
+
+pytestmark = pytest.mark.e2e
+
+LAB_NODES = 4  # node4 stays outside the swarm until it joins with the new token
+
+
+@pytest.fixture(scope="module")
+def swarm(lab):
+    for host in lab.hosts:
+        lab.start(host)
+    lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
+    remote = f"{lab.addr('node1')}:2377"
+    manager = lab.swarmlet("node1", "swarm", "join-token", "-q", "manager").stdout.strip()
+    worker = lab.swarmlet("node1", "swarm", "join-token", "-q", "worker").stdout.strip()
+    lab.swarmlet("node2", "swarm", "join", "--token", manager, remote)
+    lab.swarmlet("node3", "swarm", "join", "--token", worker, remote)
+    eventually(lambda: sw(lab, "node", "ls").count("Ready") == 3)
+    return lab
+
+
+def sw(lab, *args, host="node1", check=True):
+    res = lab.swarmlet(host, *args, check=check)
+    return res.stdout if check else res
+
+
+def tls_info(lab, node):
+    out = sw(lab, "node", "inspect", node, "--format", "{{json .Description.TLSInfo}}")
+    return json.loads(out)
+
+
+def epoch(rfc3339: str) -> float:
+    return calendar.timegm(time.strptime(rfc3339[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+def test_ca_rotate_reissues_every_certificate_and_replaces_the_tokens(swarm):
+    lab = swarm
+    remote = f"{lab.addr('node1')}:2377"
+    sw(lab, "service", "create", "-d", "--name", "web", "--replicas", "3", "--init",
+       "busybox:latest", "sleep", "100000")  # fmt: skip
+    eventually(lambda: "3/3" in sw(lab, "service", "ls"))
+    before = json.loads(sw(lab, "swarm", "inspect"))[0]
+    old_worker_token = before["JoinTokens"]["Worker"]
+    old_root = before["TLSInfo"]["CertIssuerPublicKey"]
+    assert sw(lab, "swarm", "ca").strip() == before["TLSInfo"]["TrustRoot"].strip()
+
+    sw(lab, "swarm", "update", "--cert-expiry", "3h")
+    started = time.time()
+    out = lab.swarmlet("node1", "swarm", "ca", "--rotate", timeout=120).stdout
+    print(out)
+    assert "rotated TLS certificates" in out and "3/3 nodes" in out
+
+    after = json.loads(sw(lab, "swarm", "inspect"))[0]
+    new_root = after["TLSInfo"]["CertIssuerPublicKey"]
+    assert new_root != old_root and not after["RootRotationInProgress"]
+    assert after["TLSInfo"]["TrustRoot"].strip() in out  # the new root is printed
+    for node in ("node1", "node2", "node3"):
+        info = tls_info(lab, node)
+        assert info["CertIssuerPublicKey"] == new_root, node
+        # issued after `--cert-expiry 3h`: valid for 3 hours, not the default 90 days
+        assert epoch(info["CertNotAfter"]) - started < 3 * 3600 + 120, info
+
+    eventually(lambda: sw(lab, "node", "ls").count("Ready") == 3)
+    # raft between the managers, the worker's dispatcher session: all still working
+    sw(lab, "node", "update", "--label-add", "rotated=yes", "node3", host="node2")
+    sw(lab, "service", "scale", "-d", "web=5")
+    eventually(lambda: "5/5" in sw(lab, "service", "ls"))
+    ps = sw(lab, "service", "ps", "web", "--format", "{{.Node}} {{.CurrentState}}")
+    assert "node3 Running" in ps  # the worker still takes tasks
+
+    new_worker_token = after["JoinTokens"]["Worker"]
+    assert new_worker_token[:60] != old_worker_token[:60]  # the digest of the new root
+    refused = lab.swarmlet("node4", "swarm", "join", "--token", old_worker_token, remote,
+                           check=False)  # fmt: skip
+    assert refused.returncode != 0
+    assert "fingerprint" in refused.stderr and "root CA" in refused.stderr, refused.stderr
+    out = sw(lab, "swarm", "join", "--token", new_worker_token, remote, host="node4")
+    assert "joined a swarm as a worker" in out
+    eventually(lambda: sw(lab, "node", "ls").count("Ready") == 4)
+    assert tls_info(lab, "node4")["CertIssuerPublicKey"] == new_root
+
+
+def test_ca_without_rotate_refuses_ca_flags(swarm):
+    res = sw(swarm, "swarm", "ca", "--cert-expiry", "2h", check=False)
+    assert res.returncode != 0 and "requires the `--rotate` flag" in res.stderr
