@@ -429,8 +429,6 @@ def cmd_unlock_key(args) -> int:
 
 
 def cmd_ca(args) -> int:
-    api = client(args)
-    swarm = api.get("/swarm") or {}
     if not args.rotate:
         for flag, given in (
             ("ca-cert", args.ca_cert),
@@ -440,6 +438,9 @@ def cmd_ca(args) -> int:
         ):
             if given:
                 raise CLIError(f"`--{flag}` flag requires the `--rotate` flag to update the CA")
+    api = client(args)
+    swarm = api.get("/swarm") or {}
+    if not args.rotate:
         _print_trust_root(swarm)
         return 0
     spec = dict(swarm.get("Spec") or {})

@@ -40,6 +40,14 @@ def tls_info(lab, node):
     return json.loads(out)
 
 
+def containers(lab):
+    """The service's running containers, by host."""
+    label = "label=com.docker.swarm.service.name=web"
+    return {
+        h: sorted(lab.docker(h, "ps", "-q", "--filter", label).stdout.split()) for h in lab.hosts
+    }
+
+
 def epoch(rfc3339: str) -> float:
     return calendar.timegm(time.strptime(rfc3339[:19], "%Y-%m-%dT%H:%M:%S"))
 
@@ -55,10 +63,10 @@ def test_ca_rotate_reissues_every_certificate_and_replaces_the_tokens(swarm):
     old_root = before["TLSInfo"]["CertIssuerPublicKey"]
     assert sw(lab, "swarm", "ca").strip() == before["TLSInfo"]["TrustRoot"].strip()
 
+    tasks_before = containers(lab)
     sw(lab, "swarm", "update", "--cert-expiry", "3h")
     started = time.time()
     out = lab.swarmlet("node1", "swarm", "ca", "--rotate", timeout=120).stdout
-    print(out)
     assert "rotated TLS certificates" in out and "3/3 nodes" in out
 
     after = json.loads(sw(lab, "swarm", "inspect"))[0]
@@ -72,6 +80,7 @@ def test_ca_rotate_reissues_every_certificate_and_replaces_the_tokens(swarm):
         assert epoch(info["CertNotAfter"]) - started < 3 * 3600 + 120, info
 
     eventually(lambda: sw(lab, "node", "ls").count("Ready") == 3)
+    assert containers(lab) == tasks_before  # no task was stopped or moved by the rotation
     # raft between the managers, the worker's dispatcher session: all still working
     sw(lab, "node", "update", "--label-add", "rotated=yes", "node3", host="node2")
     sw(lab, "service", "scale", "-d", "web=5")
