@@ -79,6 +79,7 @@ ROLE_QUERY = Schema(
 ROLE_CHECK_INTERVAL = 2.0
 CREDENTIALS_CHECK_INTERVAL = 0.5  # a manager's look at its own store
 ROOT_ROTATION_CHECK = 1.0
+TLS_RECORD_TIMEOUT = 2.0
 
 
 def _host_description() -> dict:
@@ -722,10 +723,12 @@ class SwarmNode:
             return
         changed = edit(node)
         changed.setdefault("Description", {})["TLSInfo"] = info
-        try:
-            await self.manager.context.propose(commands.update("node", changed))
-        except (StoreError, NotLeaderError) as exc:  # told again at the next question
-            log.debug("could not record the certificate of %s: %s", cert.node_id, exc)
+        # bounded: the answer to the node must not wait on a raft without quorum
+        with trio.move_on_after(TLS_RECORD_TIMEOUT):
+            try:
+                await self.manager.context.propose(commands.update("node", changed))
+            except (StoreError, NotLeaderError) as exc:  # told again at the next question
+                log.debug("could not record the certificate of %s: %s", cert.node_id, exc)
 
     async def _follow_role(self) -> None:
         """Promotion, demotion and certificates: ask a manager which role this node should
