@@ -261,3 +261,15 @@ def _signed_by(cert: Certificate, key: bytes) -> bool:
     except (nacl.exceptions.BadSignatureError, ValueError):
         return False
     return True
+
+
+def needs_rotation(cluster: dict | None, node: dict) -> bool:
+    """Whether `node ls` shows the node's TLS status as "Needs Rotation": a root rotation is
+    under way and the node's certificate is not of the next root yet."""
+    rotation = dig(cluster, f"{SWARMLET_KEY}.{ROTATION_KEY}")
+    if not rotation:
+        return False
+    try:
+        return node_issuer(node) != _unb64(rotation.get("RootPublicKey"))
+    except ValueError:
+        return False

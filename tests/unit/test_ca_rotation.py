@@ -203,3 +203,15 @@ def test_node_refuses_an_answer_that_does_not_fit():
         credentials_from_reply({**forged, "cert": fresh.to_bytes()}, held)
     with pytest.raises(CertificateError, match="no valid root"):
         credentials_from_reply({"root": b"short"}, held)
+
+
+def test_nodes_behind_a_rotation_need_rotation():
+    from swarmlet.manager.ca import needs_rotation
+
+    old, new = ClusterRoot.generate(), ClusterRoot.generate()
+    plain = cluster_with(old)
+    assert not needs_rotation(plain, node("a", issuer=old.public_key))
+    cluster = rotating(plain, new)
+    assert needs_rotation(cluster, node("a", issuer=old.public_key))
+    assert needs_rotation(cluster, node("b"))
+    assert not needs_rotation(cluster, node("c", issuer=new.public_key))
