@@ -103,3 +103,23 @@ def test_ca_rotate_reissues_every_certificate_and_replaces_the_tokens(swarm):
 def test_ca_without_rotate_refuses_ca_flags(swarm):
     res = sw(swarm, "swarm", "ca", "--cert-expiry", "2h", check=False)
     assert res.returncode != 0 and "requires the `--rotate` flag" in res.stderr
+
+
+def test_rotate_again_detached_and_quiet(swarm):
+    lab = swarm
+    nodes = [h for h in lab.hosts if h in sw(lab, "node", "ls")]
+    first = json.loads(sw(lab, "swarm", "inspect"))[0]["TLSInfo"]["CertIssuerPublicKey"]
+    assert sw(lab, "swarm", "ca", "--rotate", "-d") == ""  # returns at once
+
+    def rotated():
+        swarm = json.loads(sw(lab, "swarm", "inspect"))[0]
+        return not swarm["RootRotationInProgress"] and swarm["TLSInfo"]["CertIssuerPublicKey"]
+
+    second = eventually(rotated)
+    assert second != first
+    assert lab.swarmlet("node1", "swarm", "ca", "--rotate", "-q", timeout=120).stdout == ""
+    third = json.loads(sw(lab, "swarm", "inspect"))[0]["TLSInfo"]["CertIssuerPublicKey"]
+    assert third not in (first, second)
+    for node in nodes:  # every node, the one that joined after the first rotation too
+        assert tls_info(lab, node)["CertIssuerPublicKey"] == third, node
+    eventually(lambda: sw(lab, "node", "ls").count("Ready") == len(nodes))
