@@ -474,7 +474,7 @@ def _print_trust_root(swarm: dict) -> None:
 
 def rotation_counts(nodes: list[dict], old_root: str) -> tuple[int, int]:
     """(live nodes whose certificate is no longer of `old_root`, live nodes)."""
-    live = [n for n in nodes if ((n.get("Status") or {}).get("State")) == "ready"]
+    live = [n for n in nodes if ((n.get("Status") or {}).get("State")) in ("ready", "unknown")]
     done = sum(
         1
         for n in live

@@ -159,9 +159,17 @@ def node_issuer(node: dict) -> bytes:
         return b""
 
 
+LIVE_STATES = ("ready", "unknown")  # "unknown": registered, first heartbeat not in yet
+
+
+def is_live(node: dict) -> bool:
+    return dig(node, "Status.State") in LIVE_STATES
+
+
 def rotation_pending(cluster: dict, nodes: list[dict]) -> list[str]:
-    """IDs of live nodes whose certificate is not signed by the next root yet. Down nodes do
-    not hold the rotation up; they cannot come back with their old certificates."""
+    """IDs of live nodes whose certificate is not signed by the next root yet (a node that
+    has just joined counts from its registration). Down nodes do not hold the rotation up;
+    they cannot come back with their old certificates."""
     ca = ClusterCA.from_cluster(cluster)
     if ca.next_root is None:
         return []
@@ -169,15 +177,13 @@ def rotation_pending(cluster: dict, nodes: list[dict]) -> list[str]:
     return sorted(
         n["ID"]
         for n in nodes
-        if dig(n, "Status.State") == "ready"
-        and n["ID"] not in ca.revoked
-        and node_issuer(n) != want
+        if is_live(n) and n["ID"] not in ca.revoked and node_issuer(n) != want
     )
 
 
 def rotation_progress(cluster: dict, nodes: list[dict]) -> tuple[int, int]:
     """(live nodes on the next root, live nodes) for progress reports."""
-    live = [n for n in nodes if dig(n, "Status.State") == "ready"]
+    live = [n for n in nodes if is_live(n)]
     return len(live) - len(rotation_pending(cluster, nodes)), len(live)
 
 

@@ -145,7 +145,7 @@ def test_rotation_waits_for_every_live_node_then_regenerates_the_tokens():
     nodes = [
         node("a", issuer=new.public_key),
         node("b", issuer=old.public_key),
-        node("c"),  # has not reported yet
+        node("c", state="unknown"),  # just joined, has not reported yet
         node("d", state="down", issuer=old.public_key),  # down nodes do not hold it up
         node("gone", issuer=old.public_key),
     ]
