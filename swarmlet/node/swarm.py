@@ -78,7 +78,7 @@ ROLE_QUERY = Schema(
 )
 ROLE_CHECK_INTERVAL = 2.0
 CREDENTIALS_CHECK_INTERVAL = 0.5  # a manager's look at its own store
-ROOT_ROTATION_CHECK = 1.0
+ROOT_ROTATION_CHECK = 0.5
 TLS_RECORD_TIMEOUT = 2.0
 
 
@@ -739,16 +739,22 @@ class SwarmNode:
         me = self.settings["AdvertiseAddr"]
         rng = random.Random()
         renew_at, renew_for = 0.0, None
-        last_asked = -ROLE_CHECK_INTERVAL
+        last_asked, last_seen, report_now = -ROLE_CHECK_INTERVAL, None, False
         while True:
-            await trio.sleep(CREDENTIALS_CHECK_INTERVAL if self.manager else ROLE_CHECK_INTERVAL)
+            if report_now:  # a new certificate: tell a manager at once (a rotation waits on it)
+                last_asked, report_now = trio.current_time() - ROLE_CHECK_INTERVAL, False
+            else:
+                await trio.sleep(
+                    CREDENTIALS_CHECK_INTERVAL if self.manager else ROLE_CHECK_INTERVAL
+                )
             creds = self.transport.creds
             held = creds.certificate
             if held is not renew_for:
                 renew_at, renew_for = renewal_time(held, rng), held
             renew = time.time() >= renew_at
             reply = None
-            if trio.current_time() - last_asked >= ROLE_CHECK_INTERVAL or renew:
+            due = trio.current_time() - last_asked >= ROLE_CHECK_INTERVAL or renew
+            if due:
                 last_asked = trio.current_time()
                 body = {"cert": held.to_bytes(), **({"renew": True} if renew else {})}
                 # another manager: a removed manager may never hear of its own removal
@@ -758,7 +764,10 @@ class SwarmNode:
                     except (RemoteError, OSError):
                         continue
                     break
-            if reply is None and self.manager is not None and self.manager.store.cluster():
+            cluster = self.manager.store.cluster() if self.manager is not None else None
+            seen = (version_of(cluster), held) if cluster else None
+            if reply is None and cluster and (due or seen != last_seen):  # else nothing new
+                last_seen = seen
                 try:
                     reply = await self._credentials_reply(held, self.role, renew)
                 except Exception:
@@ -775,6 +784,7 @@ class SwarmNode:
                 log.info("this node's role is now %s", adopted.role)
                 self.nursery.start_soon(self._switch_role, adopted.role)
                 return
+            report_now = adopted != held and not renew
 
     def _adopt_credentials(self, reply: dict, held):
         """Take (and save) what a manager's answer says this node holds and trusts."""
