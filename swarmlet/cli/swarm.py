@@ -57,13 +57,13 @@ def register(sub) -> None:
         "--external-ca",
         action="append",
         metavar="external-ca",
-        help="Specifications of one or more certificate signing endpoints",
+        help="Specifications of one or more certificate signing endpoints (stored; swarmlet signs certificates itself)",
     )
     add_quiet(p, "Suppress progress output")
     p.add_argument(
         "--rotate",
         action="store_true",
-        help="Rotate the swarm CA - if no certificate or key are provided, new ones will be generated",
+        help="Rotate the swarm CA: a new root is generated, every node is re-issued a certificate under it, and the join tokens are replaced",
     )
     # Top-level aliases, as `docker init|join|leave` were in the walkthrough's era.
     _init(sub, alias=True)

@@ -123,3 +123,10 @@ def test_rotate_again_detached_and_quiet(swarm):
     for node in nodes:  # every node, the one that joined after the first rotation too
         assert tls_info(lab, node)["CertIssuerPublicKey"] == third, node
     eventually(lambda: sw(lab, "node", "ls").count("Ready") == len(nodes))
+    # a restarted worker comes back with the credentials it saved
+    lab.kill("node3")
+    lab.start("node3")
+    eventually(lambda: "Swarm: active" in lab.swarmlet("node3", "info").stdout)
+    sw(lab, "node", "update", "--label-add", "restarted=yes", "node3")
+    sw(lab, "service", "scale", "-d", "web=8")
+    eventually(lambda: "8/8" in sw(lab, "service", "ls"))
