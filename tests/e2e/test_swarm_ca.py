@@ -97,7 +97,11 @@ def test_ca_rotate_reissues_every_certificate_and_replaces_the_tokens(swarm):
     out = sw(lab, "swarm", "join", "--token", new_worker_token, remote, host="node4")
     assert "joined a swarm as a worker" in out
     eventually(lambda: sw(lab, "node", "ls").count("Ready") == 4)
-    assert tls_info(lab, "node4")["CertIssuerPublicKey"] == new_root
+    joined = eventually(
+        lambda: tls_info(lab, "node4").get("CertNotAfter") and tls_info(lab, "node4")
+    )
+    assert joined["CertIssuerPublicKey"] == new_root
+    assert epoch(joined["CertNotAfter"]) - started < 3 * 3600 + 300  # joined after the update
 
 
 def test_ca_without_rotate_refuses_ca_flags(swarm):
@@ -115,6 +119,8 @@ def test_rotate_again_detached_and_quiet(swarm):
         swarm = json.loads(sw(lab, "swarm", "inspect"))[0]
         return not swarm["RootRotationInProgress"] and swarm["TLSInfo"]["CertIssuerPublicKey"]
 
+    # the swarm takes writes through the other manager while the rotation runs
+    sw(lab, "node", "update", "--label-add", "during=yes", "node3", host="node2")
     second = eventually(rotated)
     assert second != first
     assert lab.swarmlet("node1", "swarm", "ca", "--rotate", "-q", timeout=120).stdout == ""

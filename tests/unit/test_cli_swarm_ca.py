@@ -32,3 +32,18 @@ def test_ca_rotate_detached_bumps_force_rotate(daemon, capsys):  # noqa: F811
     assert update[0] == {"version": "7"}
     assert update[1]["CAConfig"] == {"NodeCertExpiry": 3 * 3600 * 10**9, "ForceRotate": 1}
     assert capsys.readouterr().out == ""
+
+
+def test_node_inspect_pretty_shows_the_certificate():
+    from swarmlet.cli.node import pretty_node
+
+    tls = {
+        "TrustRoot": "-----BEGIN SWARMLET ROOT PUBLIC KEY-----\nQUJD\n-----END SWARMLET ROOT PUBLIC KEY-----\n",
+        "CertIssuerSubject": "Q049c3dhcm0tY2E=",
+        "CertIssuerPublicKey": "QUJD",
+        "CertNotAfter": "2026-11-28T01:00:00.000000000Z",
+    }
+    out = pretty_node({"ID": "n1", "Description": {"TLSInfo": tls}})
+    assert "TLS Info:\n TrustRoot:\n-----BEGIN SWARMLET ROOT PUBLIC KEY-----\n" in out
+    assert " Issuer Public Key:     QUJD\n" in out
+    assert " Certificate Expiry:    2026-11-28T01:00:00.000000000Z\n" in out
