@@ -693,6 +693,8 @@ class SwarmNode:
             raise RemoteError("unknown_node", "this node is not part of the swarm")
         want = node["Spec"].get("Role") or "worker"
         held = _held_certificate(peer, body)
+        if self.manager.store.cluster() is None:
+            raise RemoteError("unavailable", "this manager has not received the swarm yet")
         if want == "worker" and peer.node_id in self.manager.raft.core.conf.members:
             want = peer.role
         if want == peer.role:
@@ -828,7 +830,11 @@ class SwarmNode:
                     swarmlet=fields,
                     root_rotation_in_progress=False,
                 )
-                if (await ctx.propose(command)).ok:
+                try:
+                    result = await ctx.propose(command)
+                except NotLeaderError:
+                    return  # the next leader finishes it
+                if result.ok:  # else the cluster changed meanwhile: look again
                     log.info("root rotation done: the old root is no longer trusted")
             await trio.sleep(ROOT_ROTATION_CHECK)
 
