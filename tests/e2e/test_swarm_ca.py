@@ -5,6 +5,7 @@ then regenerates the join tokens so that the old ones are refused; certificates 
 
 import calendar
 import json
+import os
 import time
 
 import pytest
@@ -136,3 +137,22 @@ def test_rotate_again_detached_and_quiet(swarm):
     sw(lab, "node", "update", "--label-add", "restarted=yes", "node3")
     sw(lab, "service", "scale", "-d", "web=8")
     eventually(lambda: "8/8" in sw(lab, "service", "ls"))
+
+
+def test_rotation_does_not_wait_for_a_down_node_which_then_stays_out(swarm):
+    lab = swarm
+    lab.kill("node4")
+    eventually(lambda: "Down" in sw(lab, "node", "ls", "--filter", "name=node4"))
+    lab.swarmlet("node1", "swarm", "ca", "--rotate", "-q", timeout=120)
+    root = json.loads(sw(lab, "swarm", "inspect"))[0]["TLSInfo"]["CertIssuerPublicKey"]
+    assert tls_info(lab, "node4")["CertIssuerPublicKey"] != root
+    lab.start("node4")  # back with a certificate of a root nobody trusts any more
+    log = os.path.join(lab.host("node4").swarmlet_data_dir, "swarmlet.log")
+
+    def refused():
+        with open(log, encoding="utf-8", errors="replace") as f:
+            return "not signed by this cluster's root" in f.read()
+
+    eventually(refused)
+    assert "Down" in sw(lab, "node", "ls", "--filter", "name=node4")
+    sw(lab, "node", "rm", "node4")  # the operator's way out: remove it, it joins again
