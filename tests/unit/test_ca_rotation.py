@@ -215,3 +215,21 @@ def test_nodes_behind_a_rotation_need_rotation():
     assert needs_rotation(cluster, node("a", issuer=old.public_key))
     assert needs_rotation(cluster, node("b"))
     assert not needs_rotation(cluster, node("c", issuer=new.public_key))
+
+
+def test_manager_takes_a_reported_certificate_only_for_the_peers_own_key():
+    from swarmlet.node.swarm import _held_certificate, _init_cert_lifetime
+    from swarmlet.wire.session import PeerInfo
+
+    root = ClusterRoot.generate()
+    ident, other = NodeIdentity.generate(), NodeIdentity.generate()
+    session_cert = root.issue(ident.node_id, "worker", ident.public_key, NOW)
+    peer = PeerInfo(ident.node_id, "worker", session_cert, "198.18.0.2:1")
+    renewed = root.issue(ident.node_id, "worker", ident.public_key, NOW + 60)
+    assert _held_certificate(peer, {"cert": renewed.to_bytes()}) == renewed
+    foreign = root.issue(other.node_id, "worker", other.public_key, NOW)
+    assert _held_certificate(peer, {"cert": foreign.to_bytes()}) == session_cert
+    assert _held_certificate(peer, {"cert": b"garbage"}) == session_cert
+    assert _held_certificate(peer, {}) == session_cert
+    assert _init_cert_lifetime({"CAConfig": {"NodeCertExpiry": 3 * HOUR_NS}}) == 3 * 3600
+    assert _init_cert_lifetime(None) == DEFAULT_CERT_LIFETIME
