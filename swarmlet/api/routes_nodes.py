@@ -96,11 +96,15 @@ def node_view(ctx: ClusterContext, node: dict) -> dict:
     """Docker's Node object: its TLSInfo is the cluster's trust root (what its certificate
     chains to); the leader is marked from what raft knows now (the context's optional
     `leader_id()`, else this node when it leads)."""
+    from swarmlet.manager.ca import needs_rotation
+
     view = ordered(node, "Node")
     cluster = ctx.store.cluster()
     if cluster is not None and isinstance(view.get("Description"), dict):
         description = dict(view["Description"])
         description["TLSInfo"] = {**tls_info(cluster), **(description.get("TLSInfo") or {})}
+        if needs_rotation(cluster, node):
+            description["TLSInfo"]["NeedsRotation"] = True
         view["Description"] = description
     status = view.get("ManagerStatus")
     if not isinstance(status, dict):

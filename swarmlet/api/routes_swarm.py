@@ -32,10 +32,6 @@ from swarmlet.manager.context import ClusterContext
 from swarmlet.store.errors import OutOfSequence
 from swarmlet.store.objects import CLUSTER, SWARMLET_KEY, docker_view, ordered, version_of
 
-TRUST_ROOT_LABEL = "SWARMLET ROOT PUBLIC KEY"
-# Docker's CA names itself `swarm-ca`; its subject is what a node sees as the issuer.
-ISSUER_SUBJECT = b"CN=swarm-ca"
-
 
 def register(router: Router, cluster: Cluster) -> None:
     @api_errors
@@ -64,13 +60,26 @@ def register(router: Router, cluster: Cluster) -> None:
         if rotate_manager:
             tokens["Manager"] = rotated_token(current, "Manager")
         now = ctx.timestamp()
+        rotate_root = _root_rotation_requested(current, spec)
 
         def build() -> dict:
             return controlapi.update_cluster(
-                current, spec, version, now, join_tokens=tokens or None, swarmlet=extra or None
+                current,
+                spec,
+                version,
+                now,
+                join_tokens=tokens or None,
+                swarmlet=extra or None,
+                root_rotation_in_progress=True if rotate_root else None,
             )
 
         command = build()  # refuses a bad spec before any key is made
+        if rotate_root:
+            from swarmlet.manager.ca import start_rotation
+            from swarmlet.security.certs import ClusterRoot
+
+            extra.update(start_rotation(current, ClusterRoot.generate()))
+            command = build()
         if rotate_unlock:
             hook = getattr(ctx, "rotate_unlock_key", None)
             if hook is None:
@@ -94,6 +103,28 @@ def register(router: Router, cluster: Cluster) -> None:
     router.add("GET", "/swarm", inspect_swarm)
     router.add("POST", "/swarm/update", update_swarm)
     router.add("GET", "/swarm/unlockkey", unlock_key)
+
+
+def _root_rotation_requested(current: dict, spec: dict) -> bool:
+    """`swarm ca --rotate` (a changed CAConfig.ForceRotate). A root given by the operator
+    cannot be used: swarmlet's roots are Ed25519 keys, not X.509 certificates."""
+    from swarmlet.manager.ca import rotation_requested
+
+    ca = spec.get("CAConfig") if isinstance(spec.get("CAConfig"), dict) else {}
+    for key in ("SigningCACert", "SigningCAKey"):
+        if ca.get(key):
+            raise ApiError(
+                400,
+                "swarmlet cannot use a given root CA certificate or key (--ca-cert, --ca-key): "
+                "its roots are Ed25519 keys, not X.509 certificates. Use 'swarmlet swarm ca "
+                "--rotate' alone to make a new root.",
+            )
+    if "ForceRotate" not in ca:  # fields left out keep their value
+        return False
+    try:
+        return rotation_requested(current.get("Spec"), spec)
+    except ValueError as exc:
+        raise ApiError(400, f"invalid CAConfig: {exc}") from None
 
 
 async def _maybe_await(value):
@@ -132,19 +163,10 @@ def root_public_key(cluster: dict) -> bytes:
 
 
 def tls_info(cluster: dict) -> dict:
-    """Docker's TLSInfo: the trust root as PEM-style text (here the root's Ed25519 public key,
-    which is what swarmlet's node certificates chain to), the issuer's subject and key."""
-    key = root_public_key(cluster)
-    encoded = base64.b64encode(key).decode()
-    lines = [encoded[i : i + 64] for i in range(0, len(encoded), 64)] or [""]
-    pem = "\n".join(
-        [f"-----BEGIN {TRUST_ROOT_LABEL}-----", *lines, f"-----END {TRUST_ROOT_LABEL}-----", ""]
-    )
-    return {
-        "TrustRoot": pem if key else "",
-        "CertIssuerSubject": base64.b64encode(ISSUER_SUBJECT).decode() if key else "",
-        "CertIssuerPublicKey": encoded,
-    }
+    """Docker's TLSInfo of the swarm: its current root (see manager.ca.root_tls_info)."""
+    from swarmlet.manager.ca import root_tls_info
+
+    return root_tls_info(root_public_key(cluster))
 
 
 def rotated_token(cluster: dict, role: str) -> str:

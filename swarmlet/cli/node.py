@@ -195,6 +195,17 @@ def pretty_node(n: dict) -> str:
         "Engine:",
         f" Engine Version:\t{(desc.get('Engine') or {}).get('EngineVersion', '')}",
     ]
+    tls = desc.get("TLSInfo") or {}
+    if tls:
+        lines += [
+            "TLS Info:",
+            " TrustRoot:",
+            tls.get("TrustRoot", ""),
+            f" Issuer Subject:\t{tls.get('CertIssuerSubject', '')}",
+            f" Issuer Public Key:\t{tls.get('CertIssuerPublicKey', '')}",
+        ]
+        if tls.get("CertNotAfter"):
+            lines.append(f" Certificate Expiry:\t{tls['CertNotAfter']}")
     return "\n".join(lines).expandtabs(8) + "\n"
 
 

@@ -32,12 +32,14 @@ def register(sub) -> None:
     p.add_argument(
         "--ca-cert",
         metavar="pem-file",
-        help="Path to the PEM-formatted root CA certificate to use for the new cluster",
+        help="Path to the PEM-formatted root CA certificate to use for the new cluster "
+        "(refused: swarmlet's roots are Ed25519 keys it makes itself)",
     )
     p.add_argument(
         "--ca-key",
         metavar="pem-file",
-        help="Path to the PEM-formatted root CA key to use for the new cluster",
+        help="Path to the PEM-formatted root CA key to use for the new cluster "
+        "(refused: swarmlet's roots are Ed25519 keys it makes itself)",
     )
     p.add_argument(
         "--cert-expiry",
@@ -55,13 +57,13 @@ def register(sub) -> None:
         "--external-ca",
         action="append",
         metavar="external-ca",
-        help="Specifications of one or more certificate signing endpoints",
+        help="Specifications of one or more certificate signing endpoints (stored; swarmlet signs certificates itself)",
     )
     add_quiet(p, "Suppress progress output")
     p.add_argument(
         "--rotate",
         action="store_true",
-        help="Rotate the swarm CA - if no certificate or key are provided, new ones will be generated",
+        help="Rotate the swarm CA: a new root is generated, every node is re-issued a certificate under it, and the join tokens are replaced",
     )
     # Top-level aliases, as `docker init|join|leave` were in the walkthrough's era.
     _init(sub, alias=True)
@@ -427,32 +429,87 @@ def cmd_unlock_key(args) -> int:
 
 
 def cmd_ca(args) -> int:
+    if not args.rotate:
+        for flag, given in (
+            ("ca-cert", args.ca_cert),
+            ("ca-key", args.ca_key),
+            ("cert-expiry", args.cert_expiry is not None),
+            ("external-ca", args.external_ca),
+        ):
+            if given:
+                raise CLIError(f"`--{flag}` flag requires the `--rotate` flag to update the CA")
     api = client(args)
     swarm = api.get("/swarm") or {}
-    if (
-        args.rotate
-        or args.ca_cert
-        or args.ca_key
-        or args.cert_expiry is not None
-        or args.external_ca
-    ):
-        spec = dict(swarm.get("Spec") or {})
-        ca = dict(spec.get("CAConfig") or {})
-        if args.cert_expiry is not None:
-            ca["NodeCertExpiry"] = args.cert_expiry
-        if args.external_ca:
-            ca["ExternalCAs"] = [_external_ca(e) for e in args.external_ca]
-        for path, key in ((args.ca_cert, "SigningCACert"), (args.ca_key, "SigningCAKey")):
-            if path:
-                with open(path, encoding="utf-8") as fh:
-                    ca[key] = fh.read()
-        if args.rotate:
-            ca["ForceRotate"] = int(ca.get("ForceRotate") or 0) + 1
-        spec["CAConfig"] = ca
-        api.request(
-            "POST", "/swarm/update", {"version": swarm.get("Version", {}).get("Index", 0)}, spec
-        )
-        swarm = api.get("/swarm") or {}
+    if not args.rotate:
+        _print_trust_root(swarm)
+        return 0
+    spec = dict(swarm.get("Spec") or {})
+    ca = dict(spec.get("CAConfig") or {})
+    if args.cert_expiry is not None:
+        ca["NodeCertExpiry"] = args.cert_expiry
+    if args.external_ca:
+        ca["ExternalCAs"] = [_external_ca(e) for e in args.external_ca]
+    for path, key in ((args.ca_cert, "SigningCACert"), (args.ca_key, "SigningCAKey")):
+        if path:
+            with open(path, encoding="utf-8") as fh:
+                ca[key] = fh.read()
+    ca["ForceRotate"] = int(ca.get("ForceRotate") or 0) + 1
+    spec["CAConfig"] = ca
+    old_root = (swarm.get("TLSInfo") or {}).get("CertIssuerPublicKey", "")
+    api.request(
+        "POST", "/swarm/update", {"version": swarm.get("Version", {}).get("Index", 0)}, spec
+    )
+    if args.detach:
+        return 0
+    out = None if args.quiet else sys.stdout
+    swarm = wait_for_root_rotation(api, old_root, out)
     if not args.quiet:
-        print((swarm.get("TLSInfo") or {}).get("TrustRoot", "").rstrip("\n"))
+        _print_trust_root(swarm)
     return 0
+
+
+def _print_trust_root(swarm: dict) -> None:
+    print((swarm.get("TLSInfo") or {}).get("TrustRoot", "").rstrip("\n"))
+
+
+def rotation_counts(nodes: list[dict], old_root: str) -> tuple[int, int]:
+    """(live nodes whose certificate is no longer of `old_root`, live nodes)."""
+    live = [n for n in nodes if ((n.get("Status") or {}).get("State")) in ("ready", "unknown")]
+    done = sum(
+        1
+        for n in live
+        if ((n.get("Description") or {}).get("TLSInfo") or {}).get("CertIssuerPublicKey")
+        not in ("", None, old_root)
+    )
+    return done, len(live)
+
+
+def progress_line(done: int, total: int, width: int = 50) -> str:
+    filled = width * done // total if total else width
+    bar = "=" * max(0, filled - 1) + (">" if filled else "") + " " * (width - filled)
+    return f"rotated TLS certificates:  [{bar}] {done}/{total} nodes"
+
+
+def wait_for_root_rotation(api, old_root: str, out=None, poll: float = 0.5) -> dict:
+    """Wait until the swarm's root rotation is done, showing how many live nodes hold a
+    certificate of the new root (redrawn on a terminal, printed on change otherwise)."""
+    import time
+
+    tty = out is not None and out.isatty()
+    last = None
+    while True:
+        swarm = api.get("/swarm") or {}
+        rotating = swarm.get("RootRotationInProgress")
+        done, total = rotation_counts(api.get("/nodes") or [], old_root)
+        if not rotating:
+            done = total
+        line = progress_line(done, total)
+        if out is not None and line != last:
+            out.write(("\r" + line) if tty else line + "\n")
+            out.flush()
+            last = line
+        if not rotating:
+            if tty:
+                out.write("\n")
+            return swarm
+        time.sleep(poll)

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import platform
+import random
 import socket
 import time
 
@@ -20,19 +21,35 @@ from swarmlet.api.cluster_common import not_a_manager
 from swarmlet.api.router import ApiError
 from swarmlet.api.routes_swarm import auto_accept_from_policy
 from swarmlet.manager import controlapi
+from swarmlet.manager.ca import (
+    ROTATION_KEY,
+    ClusterCA,
+    cert_lifetime,
+    credentials_from_reply,
+    finish_rotation,
+    node_tls_info,
+    rotation_pending,
+)
 from swarmlet.manager.context import ClusterContext, NotLeaderError, rfc3339
+from swarmlet.manager.specs.cluster import MIN_CERT_EXPIRY
+from swarmlet.manager.specs.common import SECOND
 from swarmlet.node.manager import RAFT_DB, ManagerRuntime
 from swarmlet.raft.core import NotLeader
 from swarmlet.raft.runner import RaftUnavailable
 from swarmlet.security import autolock
 from swarmlet.security.bootstrap import init_cluster
 from swarmlet.security.ca import CertificateAuthority
-from swarmlet.security.certs import ClusterRoot
-from swarmlet.security.node_files import forget_membership, load_membership
+from swarmlet.security.certs import CertificateError, renewal_time
+from swarmlet.security.node_files import (
+    forget_membership,
+    load_membership,
+    save_membership,
+    save_rotation_trust,
+)
 from swarmlet.security.tokens import JoinTokens, TokenError, parse_token
 from swarmlet.store import commands
 from swarmlet.store.errors import StoreError
-from swarmlet.store.objects import SWARMLET_KEY
+from swarmlet.store.objects import SWARMLET_KEY, edit, version_of
 from swarmlet.wire.handshake import SessionPolicy
 from swarmlet.wire.join import join_swarm, node_credentials
 from swarmlet.wire.mux import RemoteError, Router
@@ -57,7 +74,10 @@ REGISTER = Schema(
     availability=Field(str, choices=("active", "pause", "drain")),
 )
 RAFT_JOIN = Schema(addr=Field(str, max_len=300))
-ROLE_QUERY = Schema()
+ROLE_QUERY = Schema(
+    cert=Field(bytes, max_len=512, optional=True),  # the certificate the node holds now
+    renew=Field(bool, optional=True),  # its renewal time has come
+)
 ROLE_CHECK_INTERVAL = 2.0
 # A join asks the leader again while the swarm has no leader or is busy with an earlier
 # membership change, for at most this long.
@@ -79,6 +99,11 @@ def refusal_text(kind: str, address: str, code: str, message: str) -> str:
     none, what its code means; never an empty reason."""
     reason = message.strip() or _REFUSAL_REASONS.get(code) or f"error {code!r}"
     return f"{kind} refused by {address}: {reason}"
+
+
+CREDENTIALS_CHECK_INTERVAL = 0.5  # a manager's look at its own store
+ROOT_ROTATION_CHECK = 0.5
+TLS_RECORD_TIMEOUT = 2.0
 
 
 def _host_description() -> dict:
@@ -141,6 +166,33 @@ def _global_ipv4_addresses() -> list[str]:
     return found
 
 
+def _init_cert_lifetime(spec) -> float:
+    """The lifetime of the first manager's certificate: `--cert-expiry` if given and valid
+    (an invalid one is refused with the rest of the spec)."""
+    expiry = ((spec or {}).get("CAConfig") or {}).get("NodeCertExpiry")
+    if isinstance(expiry, int) and not isinstance(expiry, bool) and expiry >= MIN_CERT_EXPIRY:
+        return expiry / SECOND
+    return cert_lifetime(None)
+
+
+def _held_certificate(peer, body: dict):
+    """The certificate a node says it holds now (its session may predate a renewal), if it
+    is this peer's; else the one it presented when the session opened."""
+    from swarmlet.security.certs import Certificate
+
+    if body.get("cert") is not None:
+        try:
+            cert = Certificate.from_bytes(body["cert"])
+        except CertificateError:
+            cert = None
+        if cert is not None and (cert.node_id, cert.pubkey) == (
+            peer.node_id,
+            peer.certificate.pubkey,
+        ):
+            return cert
+    return peer.certificate
+
+
 class _Pending(Exception):
     """The manager holds this node as pending until `node accept`."""
 
@@ -156,7 +208,6 @@ class SwarmNode:
         self.router: Router | None = None
         self.manager: ManagerRuntime | None = None
         self._scope: trio.CancelScope | None = None
-        self._root: ClusterRoot | None = None
         self._lock = trio.Lock()
         self.dispatcher = None
         self.agent = None
@@ -351,6 +402,7 @@ class SwarmNode:
         runtime.leader_services += [
             lambda ctx: LeaderServices(ctx).run(),
             lambda ctx: self.dispatcher.run(),
+            self.finish_root_rotation,
         ]
         return runtime
 
@@ -418,10 +470,11 @@ class SwarmNode:
             advertise = advertise_address(listen, body.get("AdvertiseAddr"))
             now = time.time()
             try:
-                new = init_cluster(self.data_dir, now)
+                new = init_cluster(
+                    self.data_dir, now, lifetime=_init_cert_lifetime(body.get("Spec"))
+                )
             except ValueError as exc:
                 raise ApiError(503, str(exc)) from None
-            self._root = new.root
             self.unlock_key = autolock.new_unlock_key() if body.get("AutoLockManagers") else None
             self.settings = {
                 "NodeID": new.identity.node_id,
@@ -624,16 +677,19 @@ class SwarmNode:
     # -- served to other nodes (managers only) ------------------------------------------
 
     def _authorize_join(self, token, node_pubkey, requested_node_id=None, requested_role=None):
+        """A joiner pins the root its token names, so it gets a certificate of that root (the
+        current one); during a root rotation it is re-issued one of the next root at once."""
         cluster = self.manager.store.cluster()
-        extra = cluster[SWARMLET_KEY]
-        if self._root is None:
-            self._root = ClusterRoot.from_bytes(base64.b64decode(extra["RootKey"]))
         tokens = JoinTokens(
             parse_token(cluster["JoinTokens"]["Worker"]),
             parse_token(cluster["JoinTokens"]["Manager"]),
         )
+        current = ClusterCA.from_cluster(cluster)
         ca = CertificateAuthority(
-            self._root, lambda: tokens, revoked=lambda: frozenset(extra.get("RevokedNodes") or ())
+            current.root,
+            lambda: tokens,
+            revoked=lambda: current.revoked,
+            lifetime=current.lifetime,
         )
         return ca.authorize_join(token, node_pubkey, requested_node_id, requested_role)
 
@@ -691,53 +747,162 @@ class SwarmNode:
             raise RemoteError("unavailable", str(exc)) from None
         return {"managers": self.managers()}
 
-    def _issue(self, node_id: str, role: str, pubkey: bytes):
-        cluster = self.manager.store.cluster()
-        if self._root is None:
-            self._root = ClusterRoot.from_bytes(base64.b64decode(cluster[SWARMLET_KEY]["RootKey"]))
-        return self._root.issue(node_id, role, pubkey, time.time())
-
     async def _on_role(self, peer, body) -> dict:
-        """A node asks which role it should have; a certificate for it when that changed.
-        A demoted manager gets its worker certificate only once raft has let it go."""
+        """A node asks which role it should have and tells which certificate it holds; the
+        answer names the roots to trust, with a new certificate when its role changed, its
+        renewal is due or a root rotation is under way. A demoted manager gets its worker
+        certificate only once raft has let it go."""
         if self.manager is None:
             raise RemoteError("not_manager", "this node is not a manager of the swarm")
         node = self.manager.store.get("node", peer.node_id)
         if node is None:
             raise RemoteError("unknown_node", "this node is not part of the swarm")
         want = node["Spec"].get("Role") or "worker"
-        if want == peer.role:
-            return {"role": want}
+        held = _held_certificate(peer, body)
+        if self.manager.store.cluster() is None:
+            raise RemoteError("unavailable", "this manager has not received the swarm yet")
         if want == "worker" and peer.node_id in self.manager.raft.core.conf.members:
-            return {"role": peer.role}
-        cert = self._issue(peer.node_id, want, peer.certificate.pubkey)
-        return {"role": want, "cert": cert.to_bytes()}
+            want = peer.role
+        if want == peer.role:
+            return await self._credentials_reply(held, want, bool(body.get("renew")))
+        ca = ClusterCA.from_cluster(self.manager.store.cluster())
+        cert = ca.issue(peer.node_id, want, held.pubkey, time.time())
+        return {"role": want, "cert": cert.to_bytes(), **ca.trust()}
+
+    async def _credentials_reply(self, held, role: str, renew: bool) -> dict:
+        """The roots to trust and, when due, a new certificate for a node that holds `held`;
+        the issuer of `held` is recorded in the node object (root rotation waits on it)."""
+        ca = ClusterCA.from_cluster(self.manager.store.cluster())
+        now = time.time()
+        reply = {"role": role, **ca.trust()}
+        if ca.needs_certificate(held, now, renew):
+            reply["cert"] = ca.issue(held.node_id, role, held.pubkey, now).to_bytes()
+        issuer = ca.issuer_of(held, now)
+        if issuer is not None:
+            await self._record_tls_info(held, issuer)
+        return reply
+
+    async def _record_tls_info(self, cert, issuer: bytes) -> None:
+        node = self.manager.store.get("node", cert.node_id)
+        if node is None:
+            return
+        info = node_tls_info(cert, issuer, rfc3339)
+        if (node.get("Description") or {}).get("TLSInfo") == info:
+            return
+        changed = edit(node)
+        changed.setdefault("Description", {})["TLSInfo"] = info
+        # bounded: the answer to the node must not wait on a raft without quorum
+        with trio.move_on_after(TLS_RECORD_TIMEOUT):
+            try:
+                await self.manager.context.propose(commands.update("node", changed))
+            except (StoreError, NotLeaderError) as exc:  # told again at the next question
+                log.debug("could not record the certificate of %s: %s", cert.node_id, exc)
 
     async def _follow_role(self) -> None:
-        """Promotion and demotion: ask a manager which role this node should have, and
-        switch when a certificate for a new role arrives."""
-        from swarmlet.security.certs import Certificate
-        from swarmlet.security.node_files import save_membership
-
+        """Promotion, demotion and certificates: ask a manager which role this node should
+        have and tell it which certificate this node holds; take the roots to trust and any
+        new certificate it sends (renewal at 50-80 % of the lifetime, root rotation), and
+        switch roles when a certificate for a new role arrives. A manager also looks at its
+        own store often, so that it takes a finished root rotation promptly."""
         me = self.settings["AdvertiseAddr"]
+        rng = random.Random()
+        renew_at, renew_for = 0.0, None
+        last_asked, last_seen, report_now = -ROLE_CHECK_INTERVAL, None, False
         while True:
-            await trio.sleep(ROLE_CHECK_INTERVAL)
-            # another manager: a removed manager may never hear of its own removal
-            for address in sorted(a for a in self.managers().values() if a and a != me):
+            if report_now:  # a new certificate: tell a manager at once (a rotation waits on it)
+                last_asked, report_now = trio.current_time() - ROLE_CHECK_INTERVAL, False
+            else:
+                await trio.sleep(
+                    CREDENTIALS_CHECK_INTERVAL if self.manager else ROLE_CHECK_INTERVAL
+                )
+            creds = self.transport.creds
+            held = creds.certificate
+            if held is not renew_for:
+                renew_at, renew_for = renewal_time(held, rng), held
+            renew = time.time() >= renew_at
+            reply = None
+            due = trio.current_time() - last_asked >= ROLE_CHECK_INTERVAL or renew
+            if due:
+                last_asked = trio.current_time()
+                body = {"cert": held.to_bytes(), **({"renew": True} if renew else {})}
+                # another manager: a removed manager may never hear of its own removal
+                for address in sorted(a for a in self.managers().values() if a and a != me):
+                    try:
+                        reply = await self.transport.request(address, "node.role", body, timeout=5)
+                    except (RemoteError, OSError):
+                        continue
+                    break
+            cluster = self.manager.store.cluster() if self.manager is not None else None
+            seen = (version_of(cluster), held) if cluster else None
+            if reply is None and cluster and (due or seen != last_seen):  # else nothing new
+                last_seen = seen
                 try:
-                    reply = await self.transport.request(address, "node.role", {}, timeout=5)
-                except (RemoteError, OSError):
+                    reply = await self._credentials_reply(held, self.role, renew)
+                except Exception:
+                    log.exception("could not check this node's certificate")
                     continue
-                if "cert" in reply:
-                    cert = Certificate.from_bytes(reply["cert"])
-                    membership = load_membership(self.data_dir)
-                    if membership is None or cert.node_id != self.node_id:
-                        break
-                    save_membership(self.data_dir, cert, membership[1])
-                    log.info("this node's role is now %s", cert.role)
-                    self.nursery.start_soon(self._switch_role, cert.role)
-                    return
-                break
+            if reply is None:
+                continue
+            try:
+                adopted = self._adopt_credentials(reply, held)
+            except CertificateError as exc:
+                log.warning("kept this node's certificate: %s", exc)
+                continue
+            if adopted.role != self.role:
+                log.info("this node's role is now %s", adopted.role)
+                self.nursery.start_soon(self._switch_role, adopted.role)
+                return
+            report_now = adopted != held and not renew
+
+    def _adopt_credentials(self, reply: dict, held):
+        """Take (and save) what a manager's answer says this node holds and trusts."""
+        new = credentials_from_reply(reply, held)
+        creds = self.transport.creds
+        current = (
+            creds.certificate,
+            creds.root_public_key,
+            creds.extra_roots,
+            creds.issuer,
+            creds.cross_signature,
+        )
+        wanted = (new.certificate, new.root, new.extra_roots, new.issuer, new.cross_signature)
+        if wanted != current:
+            save_membership(self.data_dir, new.certificate, new.root)
+            save_rotation_trust(self.data_dir, new.extra_roots, new.issuer, new.cross_signature)
+            creds.certificate, creds.root_public_key = new.certificate, new.root
+            creds.extra_roots, creds.issuer = new.extra_roots, new.issuer
+            creds.cross_signature = new.cross_signature
+            if new.certificate != held:
+                log.info(
+                    "this node has a new certificate (valid until %s)",
+                    rfc3339(new.certificate.not_after),
+                )
+        return new.certificate
+
+    async def finish_root_rotation(self, ctx: ClusterContext) -> None:
+        """Leader service: once every live node holds a certificate of the next root, make
+        it the root and regenerate the join tokens for its digest."""
+        while True:
+            cluster = ctx.store.cluster()
+            rotating = cluster and ((cluster.get(SWARMLET_KEY) or {}).get(ROTATION_KEY))
+            if rotating and not rotation_pending(cluster, ctx.store.list("node")):
+                fields, tokens = finish_rotation(cluster)
+                command = controlapi.update_cluster(
+                    cluster,
+                    None,
+                    version_of(cluster),
+                    ctx.timestamp(),
+                    join_tokens=tokens,
+                    swarmlet=fields,
+                    root_rotation_in_progress=False,
+                )
+                try:
+                    result = await ctx.propose(command)
+                except NotLeaderError:
+                    return  # the next leader finishes it
+                if result.ok:  # else the cluster changed meanwhile: look again
+                    log.info("root rotation done: the old root is no longer trusted")
+            await trio.sleep(ROOT_ROTATION_CHECK)
 
     async def _switch_role(self, role: str) -> None:
         """Restart this node's runtime in its new role. Never raises: a failure is logged
@@ -805,6 +970,5 @@ class SwarmNode:
                 except FileNotFoundError:
                     pass
             self.settings = {}
-            self._root = None
             self.unlock_key = None
             self.locked = False

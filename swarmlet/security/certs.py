@@ -8,8 +8,9 @@ always passed in, so that every function here is pure.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import random
-from collections.abc import Container
+from collections.abc import Collection, Container
 from dataclasses import dataclass
 
 import cbor2
@@ -23,6 +24,7 @@ DEFAULT_CERT_LIFETIME = 90 * 24 * 3600.0
 CLOCK_SKEW_BACKDATE = 5 * 60.0
 RENEWAL_WINDOW = (0.5, 0.8)
 MAX_CERT_BYTES = 512
+CROSS_SIGN_LABEL = b"swarmlet root transition v1"
 
 
 class CertificateError(Exception):
@@ -79,6 +81,60 @@ class ClusterRoot:
         return Certificate(
             node_id, role, bytes(pubkey), nb, na, self.signing_key.sign(body).signature
         )
+
+    def cross_sign(self, new_root_public_key: bytes) -> bytes:
+        """This root's word that `new_root_public_key` speaks for the cluster too (a root
+        rotation): nodes that trust only this root then accept certificates of the new one."""
+        if len(new_root_public_key) != 32:
+            raise ValueError("a root public key is 32 bytes")
+        return self.signing_key.sign(CROSS_SIGN_LABEL + new_root_public_key).signature
+
+
+def vouches(root_public_key: bytes, new_root_public_key: bytes, cross_signature: bytes) -> bool:
+    """Whether `cross_signature` is `root_public_key`'s cross-signature of the new root."""
+    try:
+        nacl.signing.VerifyKey(root_public_key).verify(
+            CROSS_SIGN_LABEL + new_root_public_key, cross_signature
+        )
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
+        return False
+    return True
+
+
+def issuing_root(
+    root: bytes,
+    issuer: bytes | None,
+    cross_signature: bytes | None,
+    trusted: Collection[bytes],
+) -> bytes:
+    """The root key a presented certificate must verify under, if the verifier may trust it.
+
+    A node presents the cluster root it knows (`root`) and, during a root rotation, the new
+    root that signed its certificate (`issuer`) with `root`'s cross-signature of it. The
+    issuer is trusted directly, or through a trusted `root` that vouches for it. Raises
+    CertificateError when neither holds (the peer belongs to another swarm).
+    """
+    key = root if issuer is None else issuer
+    if _member(key, trusted):
+        return key
+    if (
+        issuer is not None
+        and cross_signature is not None
+        and _member(root, trusted)
+        and vouches(root, issuer, cross_signature)
+    ):
+        return issuer
+    raise CertificateError(
+        "the peer's certificate is not signed by this cluster's root (it belongs to another "
+        "swarm, or to a root this swarm no longer trusts)"
+    )
+
+
+def _member(key: bytes, keys: Collection[bytes]) -> bool:
+    found = False
+    for candidate in keys:
+        found |= len(candidate) == len(key) and hmac.compare_digest(candidate, key)
+    return found
 
 
 def root_fingerprint(root_public_key: bytes) -> bytes:

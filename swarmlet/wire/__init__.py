@@ -38,6 +38,8 @@ Joining: `join.join_swarm(data_dir, manager_address, token_text)` -> Credentials
 data dir; built on `endpoint.request_certificate`); `join.node_credentials(data_dir)` at every
 start; `security.bootstrap.init_cluster(data_dir, now)` for ``swarm init``. The manager serves
 joins when its Transport has `policy=SessionPolicy(authorize_join=ca.authorize_join)`.
+Root rotation: `Credentials.extra_roots` (also trusted), `.issuer` and `.cross_signature` (shown
+with a certificate of the new root, so that nodes that trust only the old root accept it).
 Incoming sessions are capped per node (`max_sessions_per_node`, default 4). Renewal: `certificates.register_certificate_service(router, ca)` on
 managers, `certificates.renew_certificate(conn, creds)` on any node.
 

@@ -2,13 +2,17 @@
 
     1. client -> server  clear   {v, mode, eph}                      mode: "node" or "join"
     2. server -> client  clear   {eph, box}    box sealed with the server's new key:
-                                 {root, cert, sig}
-    3. client -> server  sealed  node: {cert, sig}   join: {pubkey, sig, token, node_id?, role?}
+                                 {root, cert, sig, issuer?, xsig?}
+    3. client -> server  sealed  node: {cert, sig, root?, issuer?, xsig?}
+                                 join: {pubkey, sig, token, node_id?, role?}
     4. server -> client  sealed  node: {ok} or {error}   join: {cert} or {error}, then close
 
 Each sig is made with the sender's identity key over its role label, the transcript hash
 (message 1 and the server's ephemeral) and what the sender presents (root and certificate, or
-certificate, or key and token). Every signature is thus bound to this connection's fresh keys:
+certificate, or key and token). During a root rotation a certificate signed by the new root
+travels with that root (`issuer`) and the old root's cross-signature of it (`xsig`); the
+verifier accepts it when it trusts the new root or the old one that vouches for it
+(`security.certs.issuing_root`). Every signature is thus bound to this connection's fresh keys:
 a recorded handshake replayed on a new connection fails. The
 certificates travel inside sealed boxes (identity protection), and the joining client checks
 the root key against its token's fingerprint before it sends the token.
@@ -31,6 +35,7 @@ from swarmlet.security.ca import JoinRefused
 from swarmlet.security.certs import (
     Certificate,
     CertificateError,
+    issuing_root,
     root_fingerprint,
     verify_certificate,
 )
@@ -59,8 +64,13 @@ HELLO = Schema(
     v=Field(int, choices=(VERSION,)), mode=Field(str, choices=("node", "join")), eph=_K32
 )
 SERVER_HELLO = Schema(eph=_K32, box=Field(bytes, max_len=HS_MAX))
-SERVER_AUTH = Schema(root=_K32, cert=_CERT, sig=_SIG)
-CLIENT_AUTH = Schema(cert=_CERT, sig=_SIG)
+_ISSUER = Field(bytes, min_len=32, max_len=32, optional=True)
+_XSIG = Field(bytes, min_len=64, max_len=64, optional=True)
+SERVER_AUTH = Schema(root=_K32, cert=_CERT, sig=_SIG, issuer=_ISSUER, xsig=_XSIG)
+CLIENT_AUTH = Schema(
+    cert=_CERT, sig=_SIG, root=Field(bytes, min_len=32, max_len=32, optional=True),
+    issuer=_ISSUER, xsig=_XSIG,
+)  # fmt: skip
 JOIN_AUTH = Schema(
     pubkey=_K32,
     sig=_SIG,
@@ -151,12 +161,28 @@ def _check_sig(pubkey: bytes, message: bytes, sig: bytes, who: str) -> None:
         ) from None
 
 
-def _verify(cert_bytes: bytes, creds_root: bytes, creds: Credentials, roles) -> Certificate:
+def _verify(auth: dict, root: bytes, trusted, creds: Credentials, roles) -> Certificate:
+    """The peer's certificate, checked against the roots this side trusts (see issuing_root)."""
     try:
-        cert = Certificate.from_bytes(cert_bytes)
-        return verify_certificate(cert, creds_root, creds.clock(), creds.revoked, roles)
+        cert = Certificate.from_bytes(auth["cert"])
+        try:
+            key = issuing_root(root, auth.get("issuer"), auth.get("xsig"), trusted)
+        except CertificateError as exc:
+            raise CertificateError(f"certificate of node {cert.node_id}: {exc}") from None
+        return verify_certificate(cert, key, creds.clock(), creds.revoked, roles)
     except CertificateError as exc:
         raise HandshakeError(str(exc)) from None
+
+
+def _presented(creds: Credentials) -> dict:
+    """What a node shows beside its certificate: the new root that signed it, mid-rotation."""
+    if creds.issuer is None or creds.cross_signature is None:
+        return {}
+    return {"issuer": creds.issuer, "xsig": creds.cross_signature}
+
+
+def _chain_parts(msg: dict) -> tuple[bytes, bytes]:
+    return msg.get("issuer", b""), msg.get("xsig", b"")
 
 
 async def client_handshake(
@@ -170,13 +196,13 @@ async def client_handshake(
     if creds.certificate is None or creds.root_public_key is None:
         raise HandshakeError("this node has no certificate yet: join a swarm first")
     th, root, server_cert, sealer, opener = await _client_start(ws, "node", creds, expect_roles)
-    if not _ct_equal(root, creds.root_public_key):
-        raise HandshakeError("the peer belongs to another swarm (different cluster root)")
     if expect_node_id is not None and server_cert.node_id != expect_node_id:
         raise HandshakeError(f"expected node {expect_node_id}, reached node {server_cert.node_id}")
-    cert_bytes = creds.certificate.to_bytes()
-    sig = creds.identity.signing_key.sign(_signed(CLIENT_LABEL, th, cert_bytes)).signature
-    await _send(ws, sealer.seal(codec.encode({"cert": cert_bytes, "sig": sig})))
+    msg = {"cert": creds.certificate.to_bytes(), "root": creds.root_public_key}
+    msg.update(_presented(creds))
+    signed = _signed(CLIENT_LABEL, th, msg["cert"], msg["root"], *_chain_parts(msg))
+    msg["sig"] = creds.identity.signing_key.sign(signed).signature
+    await _send(ws, sealer.seal(codec.encode(msg)))
     result = _open(opener, await _recv(ws), RESULT, "handshake result")
     if "error" in result or not result.get("ok"):
         raise HandshakeError(
@@ -252,12 +278,13 @@ async def _client_start(
         raise JoinError(
             "the manager's cluster root does not match the fingerprint in the join token "
             f"(expected sha256:{pinned_digest.hex()}, got sha256:{root_fingerprint(root).hex()}). "
-            "Check that the address is a manager of the swarm the token came from; "
+            "Check that the address is a manager of the swarm the token came from and that "
+            "the token is current (rotating the swarm's root CA replaces the join tokens); "
             "nothing secret was sent."
         )
-    trusted_root = root if pinned_digest is not None else (creds.root_public_key or b"")
-    server_cert = _verify(auth["cert"], trusted_root, creds, roles)
-    signed = _signed(SERVER_LABEL, th, auth["root"], auth["cert"])
+    trusted = (root,) if pinned_digest is not None else creds.trusted_roots()
+    server_cert = _verify(auth, root, trusted, creds, roles)
+    signed = _signed(SERVER_LABEL, th, auth["root"], auth["cert"], *_chain_parts(auth))
     _check_sig(server_cert.pubkey, signed, auth["sig"], "the server")
     return th, root, server_cert, sealer, opener
 
@@ -278,9 +305,10 @@ async def server_handshake(
     sealer, opener = FrameSealer(tx), FrameOpener(rx)
     th = transcript_hash(hello_bytes, eph.public)
     root = creds.root_public_key
-    cert_bytes = creds.certificate.to_bytes()
-    sig = creds.identity.signing_key.sign(_signed(SERVER_LABEL, th, root, cert_bytes)).signature
-    box = sealer.seal(codec.encode({"root": root, "cert": cert_bytes, "sig": sig}))
+    shown = {"root": root, "cert": creds.certificate.to_bytes(), **_presented(creds)}
+    signed = _signed(SERVER_LABEL, th, root, shown["cert"], *_chain_parts(shown))
+    shown["sig"] = creds.identity.signing_key.sign(signed).signature
+    box = sealer.seal(codec.encode(shown))
     await _send(ws, codec.encode({"eph": eph.public, "box": box}))
     address = websocket_address(ws)
 
@@ -290,8 +318,9 @@ async def server_handshake(
 
     auth = _open(opener, await _recv(ws), CLIENT_AUTH, "client authentication")
     try:
-        cert = _verify(auth["cert"], root, creds, policy.roles)
-        signed = _signed(CLIENT_LABEL, th, auth["cert"])
+        client_root = auth.get("root", root)
+        cert = _verify(auth, client_root, creds.trusted_roots(), creds, policy.roles)
+        signed = _signed(CLIENT_LABEL, th, auth["cert"], client_root, *_chain_parts(auth))
         _check_sig(cert.pubkey, signed, auth["sig"], f"node {cert.node_id}")
     except HandshakeError as exc:
         await _send(ws, sealer.seal(codec.encode({"error": str(exc)})))

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 
 from swarmlet.security.identity import load_or_create_identity
-from swarmlet.security.node_files import load_membership, save_membership
+from swarmlet.security.node_files import (
+    load_membership,
+    load_rotation_trust,
+    save_membership,
+)
 from swarmlet.security.tokens import parse_token
 from swarmlet.wire.endpoint import HANDSHAKE_TIMEOUT, request_certificate
 from swarmlet.wire.session import Credentials
@@ -18,7 +22,8 @@ def node_credentials(data_dir: str | os.PathLike[str]) -> Credentials:
     if membership is None:
         return Credentials(identity, None, None)
     cert, root = membership
-    return Credentials(identity, cert, root)
+    extra, issuer, xsig = load_rotation_trust(data_dir)
+    return Credentials(identity, cert, root, extra_roots=extra, issuer=issuer, cross_signature=xsig)
 
 
 async def join_swarm(

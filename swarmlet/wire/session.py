@@ -39,13 +39,25 @@ class SessionClosed(Exception):
 
 @dataclass
 class Credentials:
-    """What a node presents and what it trusts. `revoked` may be updated in place."""
+    """What a node presents and what it trusts. `revoked` may be updated in place.
+
+    `root_public_key` is the cluster root (the one join tokens pin). During a root rotation
+    the node also trusts `extra_roots` (the new root); a certificate already signed by the new
+    root is presented with its `issuer` and `cross_signature` (the old root's word for the new
+    one), so that nodes that have not heard of the rotation yet accept it too.
+    """
 
     identity: NodeIdentity
     certificate: Certificate | None
     root_public_key: bytes | None
     revoked: Container[str] = field(default_factory=RevocationSet)
     clock: Callable[[], float] = time.time
+    extra_roots: tuple[bytes, ...] = ()
+    issuer: bytes | None = None
+    cross_signature: bytes | None = None
+
+    def trusted_roots(self) -> tuple[bytes, ...]:
+        return (self.root_public_key or b"", *self.extra_roots)
 
 
 @dataclass(frozen=True)
