@@ -346,25 +346,29 @@ def test_info_has_inactive_swarm_section(daemon):
     assert info["DataDir"] == daemon.data_dir
 
 
-def _placeholders():
+def test_every_swarm_path_is_served_by_its_own_handler():
     from swarmlet.daemon import daemon_router
 
     router = daemon_router()
-    served = []
-    for method, pattern, what in SWARM_ROUTES:
-        handler, _ = router.match(method, pattern.replace("{id}", "x"))
-        if handler.__name__.startswith("not_implemented_"):
-            served.append((method, pattern, what))
-    return served
+    placeholders = [
+        pattern
+        for method, pattern, _ in SWARM_ROUTES
+        if router.match(method, pattern.replace("{id}", "x"))[0].__name__.startswith(
+            "not_implemented_"
+        )
+    ]
+    assert placeholders == []
 
 
-@pytest.mark.parametrize(("method", "pattern", "what"), _placeholders())
-def test_swarm_paths_not_built_yet_answer_501(daemon, method, pattern, what):
-    path = "/v1.41" + pattern.replace("{id}", "abc")
-    with pytest.raises(APIError) as excinfo:
-        daemon.client().request(method, path)
-    assert excinfo.value.status == 501
-    assert excinfo.value.message == f"{what} is not implemented yet"
+def test_a_path_not_built_yet_answers_501_with_one_line():
+    router = build_router()  # the bare table, before any part registers its handlers
+    handler, params = router.match("GET", "/services/x/logs")
+    with pytest.raises(ApiError) as excinfo:
+        handler(None, params)
+    assert (excinfo.value.status, excinfo.value.message) == (
+        501,
+        "service logs is not implemented yet",
+    )
 
 
 def test_unknown_path_is_404_page_not_found(daemon):
