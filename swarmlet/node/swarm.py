@@ -200,6 +200,16 @@ class SwarmNode:
                     for k in ("ID", "Version", "CreatedAt", "UpdatedAt", "Spec")
                     if k in cluster
                 }
+            if self.manager.raft is not None:
+                timing = self.manager.raft.timing
+                # What this manager's raft runs with now (the spec says what it should).
+                info[SWARMLET_KEY] = {
+                    "Raft": {
+                        "TickMs": round(timing.tick * 1000),
+                        "HeartbeatTick": timing.heartbeat_ticks,
+                        "ElectionTick": timing.election_ticks,
+                    }
+                }
         return info
 
     def managers(self) -> dict[str, str]:
