@@ -34,8 +34,7 @@ class GossipRunner:
         self.transport = transport
         self.core = Swim(node_id, addr, meta, profile, rng or random.Random(), trio.current_time())
         self._events_send, self.events = trio.open_memory_channel[MemberEvent](math.inf)
-        self._kick = trio.Event()
-        self._sleep_until = -math.inf  # the deadline the timer loop waits for
+        self._timer_scope: trio.CancelScope | None = None  # the timer loop's sleep
 
     # ------------------------------------------------------------------ daemon API
 
@@ -70,9 +69,12 @@ class GossipRunner:
             self.transport.send(send.to, send.addr, send.msg)
         for ev in core.take_events():
             self._events_send.send_nowait(ev)
-        deadline = core.next_deadline()
-        if deadline is not None and deadline < self._sleep_until:
-            self._kick.set()  # the timer loop sleeps past a new, earlier timer
+        scope = self._timer_scope
+        if scope is not None:
+            # Move the sleep to the next timer, earlier or later: a timer that became a
+            # no-op (a probe was acknowledged) wakes nobody.
+            deadline = core.next_deadline()
+            scope.deadline = deadline if deadline is not None else math.inf
 
     def _receive(self, msg, now: float) -> None:
         core = self.core
@@ -87,10 +89,9 @@ class GossipRunner:
 
     async def _timer_loop(self) -> None:
         while True:
-            self._kick = trio.Event()
             deadline = self.core.next_deadline()
-            self._sleep_until = deadline if deadline is not None else math.inf
-            with trio.move_on_at(self._sleep_until):
-                await self._kick.wait()
-            self._sleep_until = -math.inf
+            with trio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
+                self._timer_scope = scope
+                await trio.sleep_forever()
+            self._timer_scope = None
             self._drive(self.core.tick)

@@ -63,7 +63,7 @@ class StateMachine(Protocol):
 
 
 # An idle node still wakes this often, so that the ticks it catches up on stay few.
-MAX_IDLE_SLEEP = 1.0
+MAX_IDLE_SLEEP = 5.0
 
 
 class RaftUnavailable(Exception):
@@ -115,8 +115,8 @@ class RaftRunner:
         self._wake = trio.Event()
         self._leader_changed = trio.Event()
         self._started = trio.Event()
-        self._retime = trio.Event()  # the ticker must look at its deadline again
-        self._ticker_until = math.inf
+        self._ticker_scope: trio.CancelScope | None = None  # the ticker's sleep
+        self._ticker_floor = math.inf  # its wake-up time for anything but the core's ticks
         self._tick_origin = 0.0
         self._ticks_done = 0
 
@@ -150,7 +150,7 @@ class RaftRunner:
     def _catch_up(self) -> None:
         """Apply every tick that came due (the ticker sleeps through ticks that change nothing
         but counters); called before anything else is fed to the core."""
-        due = int((trio.current_time() - self._tick_origin) / self.timing.tick)
+        due = int((trio.current_time() - self._tick_origin) / self.timing.tick + 1e-9)
         core = self.core
         while self._ticks_done < due:
             core.tick()
@@ -158,26 +158,20 @@ class RaftRunner:
         if core.has_ready():
             self._wake.set()
 
-    def _next_tick_at(self) -> float:
-        """When the ticker must run next: the core's next due tick, a request's deadline, or
-        at the latest MAX_IDLE_SLEEP from now."""
-        now = trio.current_time()
-        at = now + MAX_IDLE_SLEEP
-        ticks = self.core.ticks_until_due()
-        if ticks is not None:
-            at = min(at, self._tick_origin + (self._ticks_done + ticks) * self.timing.tick)
-        for w in self._waiting.values():
-            at = min(at, w[2])
-        return at
-
-    def _retime_ticker(self) -> None:
-        """The core may want a tick sooner than the ticker sleeps (it became leader, a peer
-        joined, the timeouts changed): wake the ticker then, and only then."""
+    def _core_due_at(self) -> float:
+        """When the core next has something to do on a tick (inf: never by ticks alone)."""
         ticks = self.core.ticks_until_due()
         if ticks is None:
-            return
-        if self._tick_origin + (self._ticks_done + ticks) * self.timing.tick < self._ticker_until:
-            self._retime.set()
+            return math.inf
+        return self._tick_origin + (self._ticks_done + ticks) * self.timing.tick
+
+    def _retime_ticker(self) -> None:
+        """Move the ticker's wake-up to the core's next due tick, earlier (it became leader, a
+        peer joined, the timeouts changed) or later (a heartbeat came in): it wakes only for
+        work."""
+        scope = self._ticker_scope
+        if scope is not None:
+            scope.deadline = min(self._ticker_floor, self._core_due_at())
 
     async def _ticker(self) -> None:
         while True:
@@ -186,10 +180,14 @@ class RaftRunner:
             expired = [r for r, w in self._waiting.items() if w[2] <= now]
             for r in expired:
                 self._waiting.pop(r)[0].set()
-            self._retime = trio.Event()
-            self._ticker_until = self._next_tick_at()
-            with trio.move_on_at(self._ticker_until):
-                await self._retime.wait()
+            # Requests' deadlines, and a bound on the ticks to catch up on.
+            self._ticker_floor = min(
+                [now + MAX_IDLE_SLEEP, *(w[2] for w in self._waiting.values())]
+            )
+            with trio.CancelScope(deadline=min(self._ticker_floor, self._core_due_at())) as scope:
+                self._ticker_scope = scope
+                await trio.sleep_forever()
+            self._ticker_scope = None
 
     async def _receiver(self) -> None:
         async for raw in self.transport.inbound:
@@ -321,8 +319,9 @@ class RaftRunner:
         waiter = [trio.Event(), None, deadline, self.core.leader]
         self._waiting[req] = waiter
         self._wake.set()
-        if deadline < self._ticker_until:
-            self._retime.set()
+        if deadline < self._ticker_floor:
+            self._ticker_floor = deadline
+            self._retime_ticker()
         await waiter[0].wait()
         if waiter[1] is None:
             raise RaftUnavailable(
