@@ -411,8 +411,9 @@ class RaftNode:
 
     def set_timeouts(self, heartbeat_ticks: int, election_ticks: int) -> None:
         """Adopt new heartbeat and election timeouts (in ticks) from now on."""
-        if not (isinstance(heartbeat_ticks, int) and isinstance(election_ticks, int)):
-            raise ValueError("raft timeouts are whole numbers of ticks")
+        for v in (heartbeat_ticks, election_ticks):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError("raft timeouts are whole numbers of ticks")
         if heartbeat_ticks < 1:
             raise ValueError("the heartbeat interval must be at least one tick")
         if election_ticks <= heartbeat_ticks:
