@@ -96,7 +96,8 @@ class _Probe:
     seq: int
     target: str
     timeout_at: float
-    end_at: float
+    end_at: float  # no ack by then (direct or indirect): the target is suspected
+    next_at: float  # the next probe starts
     acked: bool = False
     indirect_sent: bool = False
     expected_nacks: int = 0
@@ -501,10 +502,12 @@ class Swim:
             self._at(self.now + interval, "probe", None)
             return
         seq = next(self._seq)
+        window = self.awareness.scale(min(p.probe_window or p.probe_interval, p.probe_interval))
         probe = _Probe(
             seq,
             target.id,
             self.now + self.awareness.scale(p.probe_timeout),
+            self.now + window,
             self.now + interval,
         )
         self._probe = probe
@@ -578,7 +581,11 @@ class Swim:
                 if m.state == ALIVE:
                     self.stats.suspicions_raised += 1
                 self._on_suspect({"k": "suspect", "id": m.id, "inc": m.inc, "from": self.id})
-        self._t_probe(None)
+        next_at = max(probe.next_at, probe.end_at)  # a lagging member's probe ran longer
+        if self.now >= next_at:
+            self._t_probe(None)
+        else:
+            self._at(next_at, "probe", None)
 
     def _t_relay_timeout(self, seq):
         relay = self._relays.pop(seq, None)

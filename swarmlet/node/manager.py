@@ -24,24 +24,24 @@ log = logging.getLogger(__name__)
 
 RAFT_DB = "raft.db"
 LeaderService = Callable[[ClusterContext], Awaitable[None]]
-# Followers of the cluster object wake on its changes; this often besides, as a safety net
+# Followers of store objects wake on their changes; this often besides, as a safety net
 # (a snapshot restore replaces the store without a change event of its own kind).
-CLUSTER_RECHECK = 5.0
+CHANGES_RECHECK = 5.0
 
 
-class ClusterChanges:
-    """Wakes a follower of the cluster object when a committed change touches it."""
+class StoreChanges:
+    """Wakes a follower of one kind of store object when a committed change touches one."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, kind: str):
         self.store = store
         self._changed = trio.Event()
-        self._sub = store.watch(kinds=["cluster"], predicate=self._poke)
+        self._sub = store.watch(kinds=[kind], predicate=self._poke)
 
     def _poke(self, event) -> bool:
         self._changed.set()
         return False  # nothing to queue: the follower reads the store itself
 
-    async def wait(self, timeout: float = CLUSTER_RECHECK) -> None:
+    async def wait(self, timeout: float = CHANGES_RECHECK) -> None:
         with trio.move_on_after(timeout):
             await self._changed.wait()
         self._changed = trio.Event()
@@ -174,7 +174,7 @@ class ManagerRuntime:
 
     async def _follow_cluster(self, step: Callable[[dict], Awaitable[None]]) -> None:
         """Call ``step(cluster)`` now and after every change to the cluster object."""
-        changes = ClusterChanges(self.store)
+        changes = StoreChanges(self.store, "cluster")
         try:
             while True:
                 cluster = self.store.cluster()
@@ -278,21 +278,28 @@ class ManagerRuntime:
         it is the one demoted; the next leader then finishes the removal)."""
         from swarmlet.raft.core import NotLeader
 
-        while True:
-            members = self.raft.core.conf.members
-            for node in self.store.list("node"):
-                if node["Spec"].get("Role") == "manager" or node["ID"] not in members:
-                    continue
-                try:
-                    await self.raft.remove_member(node["ID"])
-                except NotLeader:
-                    return  # leadership moved: the new leader carries on
-                except RaftUnavailable as exc:
-                    log.warning("could not remove %s from raft yet: %s", node["ID"], exc)
-                    continue
-                self.raft.peers.pop(node["ID"], None)
-                await self.set_manager_status(node["ID"], None)
-            await trio.sleep(1.0)
+        changes = StoreChanges(self.store, "node")
+        try:
+            while True:
+                pending = False
+                members = self.raft.core.conf.members
+                for node in self.store.list("node"):
+                    if node["Spec"].get("Role") == "manager" or node["ID"] not in members:
+                        continue
+                    try:
+                        await self.raft.remove_member(node["ID"])
+                    except NotLeader:
+                        return  # leadership moved: the new leader carries on
+                    except RaftUnavailable as exc:
+                        log.warning("could not remove %s from raft yet: %s", node["ID"], exc)
+                        pending = True
+                        continue
+                    self.raft.peers.pop(node["ID"], None)
+                    await self.set_manager_status(node["ID"], None)
+                # A removal that failed is tried again in a second, as before.
+                await changes.wait(1.0 if pending else CHANGES_RECHECK)
+        finally:
+            changes.close()
 
     def status(self) -> dict:
         return self.raft.status() if self.raft else {}
