@@ -154,7 +154,7 @@ def _cluster_flags(p):
         "--raft-heartbeat-interval",
         type=opts.duration,
         metavar="duration",
-        help="Raft heartbeat interval, a multiple of 100ms (default 100ms)",
+        help="Raft heartbeat interval, a multiple of 100ms (default 200ms)",
     )
     p.add_argument(
         "--raft-election-timeout",

@@ -33,28 +33,28 @@ def running_timing(api: Client) -> tuple[int, int]:
 
 def test_every_managers_raft_takes_the_new_timings(lab, swarm):
     for api in swarm.values():
-        eventually(lambda api=api: running_timing(api) == (1, 5))
+        eventually(lambda api=api: running_timing(api) == (2, 5))
     # Through a follower or the leader alike: the write goes to the leader.
     lab.swarmlet(
-        "node2", "swarm", "update", "--raft-heartbeat-interval", "200ms",
+        "node2", "swarm", "update", "--raft-heartbeat-interval", "300ms",
         "--raft-election-timeout", "1s",
     )  # fmt: skip
     spec = swarm["node1"].get("/swarm")["Spec"]["Raft"]
-    assert (spec["HeartbeatTick"], spec["ElectionTick"]) == (2, 10)
+    assert (spec["HeartbeatTick"], spec["ElectionTick"]) == (3, 10)
     for host, api in swarm.items():
 
         def adopted(api=api, host=host):
-            assert running_timing(api) == (2, 10), host
+            assert running_timing(api) == (3, 10), host
             return True
 
         eventually(adopted)
     info = lab.swarmlet("node3", "info").stdout
-    assert "Heartbeat Tick: 2" in info and "Election Tick: 10" in info
+    assert "Heartbeat Tick: 3" in info and "Election Tick: 10" in info
 
 
 def test_bad_timings_are_refused_and_nothing_changes(lab, swarm):
     before = swarm["node1"].get("/swarm")
-    res = lab.swarmlet("node1", "swarm", "update", "--raft-election-timeout", "200ms", check=False)
+    res = lab.swarmlet("node1", "swarm", "update", "--raft-election-timeout", "300ms", check=False)
     assert res.returncode != 0
     assert "must be greater than the heartbeat interval" in res.stderr
     res = lab.swarmlet("node1", "swarm", "update", "--raft-heartbeat-interval", "0s", check=False)
@@ -94,4 +94,4 @@ def test_with_the_new_timings_a_killed_leader_is_replaced(lab, swarm):
 
     eventually(write_through_other)
     lab.start(old)
-    eventually(lambda: running_timing(swarm[old]) == (2, 10))
+    eventually(lambda: running_timing(swarm[old]) == (3, 10))

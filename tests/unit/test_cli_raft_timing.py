@@ -28,7 +28,7 @@ def test_durations_become_ticks_and_other_fields_stay():
 
 def test_one_flag_keeps_the_other_timing():
     spec = spec_for("--raft-election-timeout", "800ms")
-    assert (spec["Raft"]["HeartbeatTick"], spec["Raft"]["ElectionTick"]) == (1, 8)
+    assert (spec["Raft"]["HeartbeatTick"], spec["Raft"]["ElectionTick"]) == (2, 8)
 
 
 def test_default_spec_matches_the_runners_defaults():
@@ -44,6 +44,7 @@ def test_default_spec_matches_the_runners_defaults():
         (("--raft-heartbeat-interval=-100ms",), "positive duration"),
         (("--raft-election-timeout", "250ms"), "multiple of 100ms"),
         (("--raft-heartbeat-interval", "500ms"), "must be greater than the heartbeat"),
+        (("--raft-election-timeout", "200ms"), "must be greater than the heartbeat"),
         (
             ("--raft-heartbeat-interval", "1s", "--raft-election-timeout", "1s"),
             "must be greater than the heartbeat",

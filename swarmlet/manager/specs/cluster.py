@@ -20,7 +20,7 @@ def default_cluster_spec() -> dict:
     """What ``swarm init`` stores without flags (Docker's fields, swarmlet's timings).
 
     Raft ticks are swarmlet's 100 ms ticks (``swarmlet.raft.runner.Timing.tick``): heartbeat
-    every tick, election timeout randomized in [5, 10) ticks, the runner's own defaults.
+    every 2 ticks, election timeout randomized in [5, 10) ticks, the runner's own defaults.
     Every manager's raft follows these two fields as they change.
     """
     return {
@@ -32,7 +32,7 @@ def default_cluster_spec() -> dict:
             "KeepOldSnapshots": 0,
             "LogEntriesForSlowFollowers": 500,
             "ElectionTick": 5,
-            "HeartbeatTick": 1,
+            "HeartbeatTick": 2,
         },
         "Dispatcher": {"HeartbeatPeriod": DEFAULT_HEARTBEAT_PERIOD},
         "CAConfig": {"NodeCertExpiry": DEFAULT_CERT_EXPIRY},
