@@ -97,7 +97,6 @@ class _Probe:
     target: str
     timeout_at: float
     end_at: float  # no ack by then (direct or indirect): the target is suspected
-    next_at: float  # the next probe starts
     acked: bool = False
     indirect_sent: bool = False
     expected_nacks: int = 0
@@ -316,7 +315,7 @@ class Swim:
         if kind == "probe_timeout":
             return arg is not self._probe or arg.acked or arg.indirect_sent
         if kind == "probe_end":
-            return arg is not self._probe
+            return arg is not self._probe or arg.acked
         if kind == "relay_timeout":
             return arg not in self._relays
         if kind == "suspicion":
@@ -497,6 +496,12 @@ class Swim:
         interval = self.awareness.scale(p.probe_interval)
         if self.leaving:
             return
+        prev = self._probe
+        if prev is not None and not prev.acked:
+            if self.now < prev.end_at:  # its window was stretched (lag): its verdict first
+                self._at(prev.end_at, "probe", None)
+                return
+            self._conclude(prev)
         target = self._next_probe_target()
         if target is None:
             self._at(self.now + interval, "probe", None)
@@ -508,7 +513,6 @@ class Swim:
             target.id,
             self.now + self.awareness.scale(p.probe_timeout),
             self.now + window,
-            self.now + interval,
         )
         self._probe = probe
         msg = {"t": "ping", "seq": seq, "from": self.id, "fa": self.addr, "to": target.id}
@@ -520,6 +524,7 @@ class Swim:
             self._send(target.id, target.addr, msg)
         self._at(probe.timeout_at, "probe_timeout", probe)
         self._at(probe.end_at, "probe_end", probe)
+        self._at(self.now + interval, "probe", None)
 
     def _next_probe_target(self) -> _Member | None:
         order = self._probe_order
@@ -565,11 +570,15 @@ class Swim:
         probe.expected_nacks = len(helpers) if nack else 0
 
     def _t_probe_end(self, probe: _Probe):
-        if probe is not self._probe:
+        if probe is not self._probe or probe.acked:
             return
         if self.now < probe.end_at:
             self._at(probe.end_at, "probe_end", probe)
             return
+        self._conclude(probe)
+
+    def _conclude(self, probe: _Probe):
+        """The probe's window is over: no ack at all makes its target a suspect."""
         self._probe = None
         if not probe.acked:
             if probe.expected_nacks > 0:
@@ -581,11 +590,6 @@ class Swim:
                 if m.state == ALIVE:
                     self.stats.suspicions_raised += 1
                 self._on_suspect({"k": "suspect", "id": m.id, "inc": m.inc, "from": self.id})
-        next_at = max(probe.next_at, probe.end_at)  # a lagging member's probe ran longer
-        if self.now >= next_at:
-            self._t_probe(None)
-        else:
-            self._at(next_at, "probe", None)
 
     def _t_relay_timeout(self, seq):
         relay = self._relays.pop(seq, None)

@@ -239,10 +239,14 @@ class Simulation:
                         self.false_dead += 1
                 if self.on_event is not None:
                     self.on_event(now, sm.id, ev)
+        # As the runner: the member's one wake-up follows its next timer, earlier or later
+        # (a wake-up left behind is skipped: its time is no longer wake_at).
         d = core.next_deadline()
-        if d is not None and d < sm.wake_at:
+        d = math.inf if d is None else d
+        if d != sm.wake_at:
             sm.wake_at = d
-            self._push(d, _WAKE, sm, None)
+            if d != math.inf:
+                self._push(d, _WAKE, sm, None)
 
 
 def _encoded_size(msg: dict) -> int:
