@@ -237,24 +237,32 @@ class ManagerRuntime:
         """The leader records each manager's reachability in the store (as Swarm's leader
         does), so that every manager's `node ls` shows the same thing."""
 
-        while True:
-            for node in self.store.list("node"):
-                status = node.get("ManagerStatus")
-                if not isinstance(status, dict):
-                    continue
-                nid = node["ID"]
-                live = nid == self.node_id or nid in self.transport.by_node
-                want = "reachable" if live else "unreachable"
-                if status.get("Reachability") == want:
-                    continue
-                changed = edit(node)
-                changed["ManagerStatus"]["Reachability"] = want
-                changed["UpdatedAt"] = ctx.timestamp()
-                try:
-                    await ctx.propose(commands.update("node", changed))
-                except NotLeaderError:
-                    return
-            await trio.sleep(1.0)
+        changes = StoreChanges(self.store, "node")
+        try:
+            while True:
+                others = False
+                for node in self.store.list("node"):
+                    status = node.get("ManagerStatus")
+                    if not isinstance(status, dict):
+                        continue
+                    nid = node["ID"]
+                    others = others or nid != self.node_id
+                    live = nid == self.node_id or nid in self.transport.by_node
+                    want = "reachable" if live else "unreachable"
+                    if status.get("Reachability") == want:
+                        continue
+                    changed = edit(node)
+                    changed["ManagerStatus"]["Reachability"] = want
+                    changed["UpdatedAt"] = ctx.timestamp()
+                    try:
+                        await ctx.propose(commands.update("node", changed))
+                    except NotLeaderError:
+                        return
+                # Other managers' sessions come and go: look every second. A lone manager
+                # has nothing to look at until the nodes change (a manager joins).
+                await changes.wait(1.0 if others else CHANGES_RECHECK)
+        finally:
+            changes.close()
 
     async def set_manager_status(self, node_id: str, addr: str | None) -> None:
         """Record (or, with addr None, clear) a node's ManagerStatus after a raft change."""
