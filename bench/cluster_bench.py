@@ -4,6 +4,10 @@ CLI sees it, and a daemon's idle cost.
 
     python bench/cluster_bench.py [--only create,hostloss,failover,idle] [--create-runs 5]
                                   [--hostloss-runs 10] [--failover-runs 20] [--idle-seconds 30]
+                                  [--idle-windows 1]
+
+idle: one manager and one worker of a 1-manager lab, then the leader and a follower of a
+3-manager lab, each over --idle-windows windows of --idle-seconds.
 
 Needs root (the lab). Prints figures; never passes or fails on them. The labs it makes are torn
 down on exit, also on failure, Ctrl-C or SIGTERM.
@@ -368,9 +372,33 @@ def rss_mb(pids: set[int]) -> float:
     return kb / 1024
 
 
-def bench_idle(b: Bench, seconds: float, runs: int) -> None:
+def idle_cost(b: Bench, roles: dict[str, str], seconds: float) -> None:
+    """CPU (utime+stime from /proc/PID/stat over the window) and RSS of idle daemons."""
     from swarmlet.lab.faults import daemon_pids
 
+    pids = {role: daemon_pids(b.lab.host(h)) for role, h in roles.items()}
+    hz = os.sysconf("SC_CLK_TCK")
+    before = {role: cpu_ticks(p) for role, p in pids.items()}
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    for role, p in pids.items():
+        used = (cpu_ticks(p) - before[role]) / hz
+        print(
+            f"idle {role} ({roles[role]}, pid {sorted(p)}): {100 * used / elapsed:.2f} % of a core "
+            f"over {elapsed:.0f} s, RSS {rss_mb(p):.1f} MB (load {loadavg()})"
+        )
+
+
+def bench_idle_managers(b: Bench, seconds: float, windows: int) -> None:
+    print("\n== idle daemons, 3 managers ==")
+    leader = wait_for(lambda: leader_of(b, b.managers[0]))
+    follower = next(h for h in b.managers if h != leader)
+    for _ in range(windows):
+        idle_cost(b, {"leader": leader, "follower": follower}, seconds)
+
+
+def bench_idle(b: Bench, seconds: float, runs: int, windows: int = 1) -> None:
     print("\n== node ls round trip and idle daemons ==")
     rt, cpu = cli_round_trips(b, "node1", runs)
     print(
@@ -386,19 +414,8 @@ def bench_idle(b: Bench, seconds: float, runs: int) -> None:
         b.api["node1"].get("/nodes")
         api_ms.append((time.perf_counter() - t0) * 1000)
     print(f"GET /nodes alone (client in this process): median {statistics.median(api_ms):.1f} ms")
-    roles = {"manager": "node1", "worker": "node2"}
-    pids = {role: daemon_pids(b.lab.host(h)) for role, h in roles.items()}
-    hz = os.sysconf("SC_CLK_TCK")
-    before = {role: cpu_ticks(p) for role, p in pids.items()}
-    t0 = time.monotonic()
-    time.sleep(seconds)
-    elapsed = time.monotonic() - t0
-    for role, p in pids.items():
-        used = (cpu_ticks(p) - before[role]) / hz
-        print(
-            f"idle {role} ({roles[role]}, pid {sorted(p)}): {100 * used / elapsed:.2f} % of a core "
-            f"over {elapsed:.0f} s, RSS {rss_mb(p):.1f} MB (load {loadavg()})"
-        )
+    for _ in range(windows):
+        idle_cost(b, {"manager": "node1", "worker": "node2"}, seconds)
 
 
 def main() -> int:
@@ -408,6 +425,9 @@ def main() -> int:
     parser.add_argument("--hostloss-runs", type=int, default=10)
     parser.add_argument("--failover-runs", type=int, default=20)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--idle-windows", type=int, default=1, help="idle windows in a row (the machine is shared)"
+    )
     parser.add_argument("--cli-runs", type=int, default=20)
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -425,7 +445,7 @@ def main() -> int:
             b.up(3, 1, 2)
             print(f"lab {b.name}: 1 manager + 2 workers")
             if "idle" in parts:
-                bench_idle(b, args.idle_seconds, args.cli_runs)
+                bench_idle(b, args.idle_seconds, args.cli_runs, args.idle_windows)
             if "create" in parts:
                 bench_create(b, args.create_runs)
             if "engine" in parts:
@@ -433,12 +453,15 @@ def main() -> int:
             if "hostloss" in parts:
                 bench_hostloss(b, args.hostloss_runs)
             b.down()
-        if "failover" in parts:
+        if parts & {"failover", "idle"}:
             b = Bench()
             benches.append(b)
             b.up(3, 3, 0)
             print(f"\nlab {b.name}: 3 managers")
-            bench_failover(b, args.failover_runs)
+            if "idle" in parts:
+                bench_idle_managers(b, args.idle_seconds, args.idle_windows)
+            if "failover" in parts:
+                bench_failover(b, args.failover_runs)
             b.down()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

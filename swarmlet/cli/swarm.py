@@ -153,6 +153,18 @@ def _cluster_flags(p):
         help="Dispatcher heartbeat period (ns|us|ms|s|m|h) (default 5s)",
     )
     p.add_argument(
+        "--raft-heartbeat-interval",
+        type=opts.duration,
+        metavar="duration",
+        help="Raft heartbeat interval, a multiple of 100ms (default 200ms)",
+    )
+    p.add_argument(
+        "--raft-election-timeout",
+        type=opts.duration,
+        metavar="duration",
+        help="Raft election timeout, a multiple of 100ms; randomized up to twice it (default 500ms)",
+    )
+    p.add_argument(
         "--external-ca",
         action="append",
         metavar="external-ca",
@@ -218,6 +230,7 @@ def cluster_spec(args, spec: dict | None = None) -> dict:
         section("Raft")["SnapshotInterval"] = args.snapshot_interval
     if args.max_snapshots is not None:
         section("Raft")["KeepOldSnapshots"] = args.max_snapshots
+    _raft_timing(args, section)
     if args.dispatcher_heartbeat is not None:
         section("Dispatcher")["HeartbeatPeriod"] = args.dispatcher_heartbeat
     if args.cert_expiry is not None:
@@ -233,6 +246,38 @@ def cluster_spec(args, spec: dict | None = None) -> dict:
             policies.append({"Role": role, "Autoaccept": role in accept and "none" not in accept})
         section("AcceptancePolicy")["Policies"] = policies
     return spec
+
+
+# One raft tick (swarmlet.raft.runner.Timing.tick): the unit of Raft.HeartbeatTick/ElectionTick.
+RAFT_TICK_NS = 100_000_000
+
+
+def _raft_ticks(ns: int, flag: str) -> int:
+    if ns <= 0:
+        raise CLIError(f"invalid argument for {flag}: it must be a positive duration")
+    if ns % RAFT_TICK_NS:
+        raise CLIError(f"invalid argument for {flag}: it must be a multiple of 100ms (a raft tick)")
+    return ns // RAFT_TICK_NS
+
+
+def _raft_timing(args, section) -> None:
+    """`--raft-heartbeat-interval` / `--raft-election-timeout` as Raft.HeartbeatTick /
+    Raft.ElectionTick; the pair they leave must keep the election timeout the longer."""
+    heartbeat = getattr(args, "raft_heartbeat_interval", None)
+    election = getattr(args, "raft_election_timeout", None)
+    if heartbeat is None and election is None:
+        return
+    raft = section("Raft")
+    if heartbeat is not None:
+        raft["HeartbeatTick"] = _raft_ticks(heartbeat, "--raft-heartbeat-interval")
+    if election is not None:
+        raft["ElectionTick"] = _raft_ticks(election, "--raft-election-timeout")
+    hb, el = raft.get("HeartbeatTick"), raft.get("ElectionTick")
+    if isinstance(hb, int) and isinstance(el, int) and el <= hb:
+        raise CLIError(
+            f"the raft election timeout ({el * 100}ms) must be greater than the heartbeat "
+            f"interval ({hb * 100}ms)"
+        )
 
 
 def _external_ca(text: str) -> dict:

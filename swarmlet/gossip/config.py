@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 class Profile:
     probe_interval: float = 1.0  # seconds between direct probes
     probe_timeout: float = 0.5  # wait for a direct ack before asking others
+    probe_window: float = 0.0  # wait for any ack before suspecting (0: until the next probe)
     indirect_checks: int = 3  # members asked to probe on our behalf
     suspicion_mult: float = 4.0  # min suspicion = mult * max(1, log10 n) * probe_interval
     suspicion_max_mult: float = 6.0  # max suspicion = this * min suspicion
@@ -36,16 +37,21 @@ class Profile:
 LAN = Profile()
 
 # Tuned in the simulator for 3-20 members (bench/gossip_bench.py --only default): a dead host
-# is known everywhere within ~3.5 s (p99), while a member frozen for less than the minimum
-# suspicion time (1.5 s at n <= 10, 1.95 s at n = 20) refutes in time. A faster probe round
-# shortens the wait until someone probes the dead host, which dominated the tail at 0.5 s.
+# is known everywhere within ~3.5 s (p99 at n <= 10), while a member frozen for less than the
+# minimum suspicion time (1.5 s at n <= 10, 1.95 s at n = 20) refutes in time. A probe that has
+# no ack 0.3 s after it was sent (directly or through others) makes its target a suspect; the
+# next probe starts 0.5 s after the last one. Probing every 0.3 s found a dead host ~0.2 s
+# sooner (p50) but cost an idle daemon most of its CPU: each probe is a ping and an ack on
+# every member, and on 2 shared cores one wake-up of a trio daemon costs ~0.2 ms of CPU
+# (docs/benchmarks.md, "Idle cost").
 # Retransmit multiplier 6: at n <= 20 the log term is 2, and with 4 a refutation was, about
 # once an hour of frozen members, missed by one member long enough for a wrong verdict.
 DEFAULT = Profile(
-    probe_interval=0.3,
+    probe_interval=0.5,
     probe_timeout=0.15,
+    probe_window=0.3,
     indirect_checks=3,
-    suspicion_mult=5.0,
+    suspicion_mult=3.0,
     suspicion_max_mult=3.0,
     expected_confirmations=2,
     retransmit_mult=6,

@@ -96,7 +96,7 @@ class _Probe:
     seq: int
     target: str
     timeout_at: float
-    end_at: float
+    end_at: float  # no ack by then (direct or indirect): the target is suspected
     acked: bool = False
     indirect_sent: bool = False
     expected_nacks: int = 0
@@ -160,10 +160,12 @@ class Swim:
         self._timers: list[tuple] = []
         self._sends: list[Send] = []
         self._events: list[MemberEvent] = []
-        self._queue.push(self._alive_update())
+        # Gossip rounds keep a fixed phase but run only while there is something to send.
+        self._gossip_phase = now + rng.random() * profile.gossip_interval
+        self._gossip_armed = False
+        self._enqueue(self._alive_update())
         p = profile
         self._at(now + rng.random() * p.probe_interval, "probe", None)
-        self._at(now + rng.random() * p.gossip_interval, "gossip", None)
         self._at(now + rng.random() * p.push_pull_interval, "pushpull", None)
 
     # ------------------------------------------------------------------ driver API
@@ -191,7 +193,7 @@ class Swim:
         if self.leaving:
             return
         self.leaving = True
-        self._queue.push({"k": "dead", "id": self.id, "inc": self.inc, "from": self.id})
+        self._enqueue({"k": "dead", "id": self.id, "inc": self.inc, "from": self.id})
         self._gossip()
 
     @property
@@ -206,7 +208,7 @@ class Swim:
         if addr is not None:
             self.addr = addr
         self.inc += 1
-        self._queue.push(self._alive_update())
+        self._enqueue(self._alive_update())
 
     def report_lag(self, lag: float, now: float) -> None:
         """The driver's loop was `lag` seconds late: this member is the slow one.
@@ -253,7 +255,13 @@ class Swim:
             _TIMERS[kind](self, arg)
 
     def next_deadline(self) -> float | None:
-        return self._timers[0][0] if self._timers else None
+        """When tick() has work to do next. Timers that would fire as no-ops (a probe already
+        acknowledged, a relay already answered, a suspicion already settled) are dropped
+        here, so that an idle member is woken only for real work."""
+        timers = self._timers
+        while timers and self._settled(timers[0][2], timers[0][3]):
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
 
     def take_sends(self) -> list[Send]:
         out, self._sends = self._sends, []
@@ -301,6 +309,35 @@ class Swim:
 
     def _at(self, when, kind, arg):
         heapq.heappush(self._timers, (when, next(self._timer_seq), kind, arg))
+
+    def _settled(self, kind, arg) -> bool:
+        """True for a timer whose handler would return at once, whenever it fires."""
+        if kind == "probe_timeout":
+            return arg is not self._probe or arg.acked or arg.indirect_sent
+        if kind == "probe_end":
+            return arg is not self._probe or arg.acked
+        if kind == "relay_timeout":
+            return arg not in self._relays
+        if kind == "suspicion":
+            m = self._members.get(arg[0])
+            return m is None or m.suspicion is not arg[1] or m.state != SUSPECT
+        return False
+
+    def _enqueue(self, update: dict) -> None:
+        """Queue an update for piggybacking, and make sure a gossip round will carry it."""
+        self._queue.push(update)
+        if not self._gossip_armed:
+            self._arm_gossip()
+
+    def _arm_gossip(self) -> None:
+        """The next gossip round on the fixed phase, strictly after now."""
+        interval = self.profile.gossip_interval
+        rounds = max(0, math.floor((self.now - self._gossip_phase) / interval) + 1)
+        when = self._gossip_phase + rounds * interval
+        if when <= self.now:  # rounding put it on now: the round after
+            when += interval
+        self._gossip_armed = True
+        self._at(when, "gossip", None)
 
     def _alive_update(self) -> dict:
         return {"k": "alive", "id": self.id, "inc": self.inc, "addr": self.addr, "meta": self.meta}
@@ -369,7 +406,7 @@ class Swim:
         self.inc = max(self.inc, inc) + 1
         self.stats.refutations += 1
         self.awareness.apply(1)
-        self._queue.push(self._alive_update())
+        self._enqueue(self._alive_update())
 
     def _on_alive(self, upd):
         mid = upd["id"]
@@ -382,7 +419,7 @@ class Swim:
         if m is None:
             m = self._add_member(upd)
             self._event(EV_JOIN, m)
-            self._queue.push(upd)
+            self._enqueue(upd)
             return
         if upd["inc"] <= m.inc:
             return
@@ -399,7 +436,7 @@ class Swim:
             self._event(EV_ALIVE, m)
         if changed:
             self._event(EV_UPDATE, m)
-        self._queue.push(upd)
+        self._enqueue(upd)
 
     def _live_target(self, upd):
         """The live member a suspect or dead update applies to, else None: an update about
@@ -423,7 +460,7 @@ class Swim:
         if m.state == SUSPECT and upd["inc"] == m.inc:
             s = m.suspicion
             if s is not None and s.confirm(sender):
-                self._queue.push(upd)
+                self._enqueue(upd)
                 self._at(s.deadline(), "suspicion", (mid, s))
             return
         # Alive, or suspect at an older incarnation: a suspicion at a newer one means the
@@ -438,7 +475,7 @@ class Swim:
         m.inc, m.state, m.since, m.suspicion = upd["inc"], SUSPECT, self.now, s
         if fresh:
             self._event(EV_SUSPECT, m)
-        self._queue.push(upd)
+        self._enqueue(upd)
         self._at(s.deadline(), "suspicion", (mid, s))
 
     def _on_dead(self, upd):
@@ -450,7 +487,7 @@ class Swim:
         m.state = LEFT if upd["from"] == mid else DEAD
         self._set_live_count(-1)
         self._event(EV_LEFT if m.state == LEFT else EV_DEAD, m)
-        self._queue.push(upd)
+        self._enqueue(upd)
 
     # timers ----------------------------------------------------------------
 
@@ -459,16 +496,23 @@ class Swim:
         interval = self.awareness.scale(p.probe_interval)
         if self.leaving:
             return
+        prev = self._probe
+        if prev is not None and not prev.acked:
+            if self.now < prev.end_at:  # its window was stretched (lag): its verdict first
+                self._at(prev.end_at, "probe", None)
+                return
+            self._conclude(prev)
         target = self._next_probe_target()
         if target is None:
             self._at(self.now + interval, "probe", None)
             return
         seq = next(self._seq)
+        window = self.awareness.scale(min(p.probe_window or p.probe_interval, p.probe_interval))
         probe = _Probe(
             seq,
             target.id,
             self.now + self.awareness.scale(p.probe_timeout),
-            self.now + interval,
+            self.now + window,
         )
         self._probe = probe
         msg = {"t": "ping", "seq": seq, "from": self.id, "fa": self.addr, "to": target.id}
@@ -480,6 +524,7 @@ class Swim:
             self._send(target.id, target.addr, msg)
         self._at(probe.timeout_at, "probe_timeout", probe)
         self._at(probe.end_at, "probe_end", probe)
+        self._at(self.now + interval, "probe", None)
 
     def _next_probe_target(self) -> _Member | None:
         order = self._probe_order
@@ -525,11 +570,15 @@ class Swim:
         probe.expected_nacks = len(helpers) if nack else 0
 
     def _t_probe_end(self, probe: _Probe):
-        if probe is not self._probe:
+        if probe is not self._probe or probe.acked:
             return
         if self.now < probe.end_at:
             self._at(probe.end_at, "probe_end", probe)
             return
+        self._conclude(probe)
+
+    def _conclude(self, probe: _Probe):
+        """The probe's window is over: no ack at all makes its target a suspect."""
         self._probe = None
         if not probe.acked:
             if probe.expected_nacks > 0:
@@ -541,7 +590,6 @@ class Swim:
                 if m.state == ALIVE:
                     self.stats.suspicions_raised += 1
                 self._on_suspect({"k": "suspect", "id": m.id, "inc": m.inc, "from": self.id})
-        self._t_probe(None)
 
     def _t_relay_timeout(self, seq):
         relay = self._relays.pop(seq, None)
@@ -568,8 +616,10 @@ class Swim:
         self._on_dead({"k": "dead", "id": mid, "inc": m.inc, "from": self.id})
 
     def _t_gossip(self, _):
-        self._at(self.now + self.profile.gossip_interval, "gossip", None)
+        self._gossip_armed = False
         self._gossip()
+        if self._queue:
+            self._arm_gossip()
 
     def _gossip(self):
         if not self._queue:

@@ -1,7 +1,12 @@
-"""Trio driver for the SWIM core: feeds it time, messages and measured loop lag.
+"""Trio driver for the SWIM core: feeds it time and messages.
 
 The runner owns the clock; the core owns every decision. Membership events come out on
 `events` (a trio memory channel of MemberEvent) for the rest of the daemon.
+
+An idle member wakes only when the core has a timer due. Lifeguard's local-health signal (is
+this process itself slow?) is the lateness of those timers: the core measures it in tick(),
+and a message read while timers are overdue is read only after they fired, as a process
+resuming from a stall would.
 """
 
 from __future__ import annotations
@@ -14,8 +19,6 @@ import trio
 from .config import Profile
 from .core import MemberEvent, Swim
 from .transport import Transport
-
-LAG_SAMPLE = 0.05  # how often the loop-lag probe wakes up
 
 
 class GossipRunner:
@@ -31,7 +34,7 @@ class GossipRunner:
         self.transport = transport
         self.core = Swim(node_id, addr, meta, profile, rng or random.Random(), trio.current_time())
         self._events_send, self.events = trio.open_memory_channel[MemberEvent](math.inf)
-        self._kick = trio.Event()
+        self._timer_scope: trio.CancelScope | None = None  # the timer loop's sleep
 
     # ------------------------------------------------------------------ daemon API
 
@@ -54,7 +57,6 @@ class GossipRunner:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._receive_loop)
             nursery.start_soon(self._timer_loop)
-            nursery.start_soon(self._lag_loop)
             task_status.started(self)
 
     # ------------------------------------------------------------------ internals
@@ -67,24 +69,29 @@ class GossipRunner:
             self.transport.send(send.to, send.addr, send.msg)
         for ev in core.take_events():
             self._events_send.send_nowait(ev)
-        self._kick.set()
+        scope = self._timer_scope
+        if scope is not None:
+            # Move the sleep to the next timer, earlier or later: a timer that became a
+            # no-op (a probe was acknowledged) wakes nobody.
+            deadline = core.next_deadline()
+            scope.deadline = deadline if deadline is not None else math.inf
+
+    def _receive(self, msg, now: float) -> None:
+        core = self.core
+        deadline = core.next_deadline()
+        if deadline is not None and now - deadline >= core.profile.lag_threshold:
+            core.tick(now)  # late: overdue timers (and the lag they show) come first
+        core.receive(msg, now)
 
     async def _receive_loop(self) -> None:
         async for msg in self.transport.inbound:
-            self._drive(lambda now, msg=msg: self.core.receive(msg, now))
+            self._drive(lambda now, msg=msg: self._receive(msg, now))
 
     async def _timer_loop(self) -> None:
         while True:
-            self._kick = trio.Event()
             deadline = self.core.next_deadline()
-            with trio.move_on_at(deadline if deadline is not None else math.inf):
-                await self._kick.wait()
+            with trio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
+                self._timer_scope = scope
+                await trio.sleep_forever()
+            self._timer_scope = None
             self._drive(self.core.tick)
-
-    async def _lag_loop(self) -> None:
-        while True:
-            before = trio.current_time()
-            await trio.sleep(LAG_SAMPLE)
-            lag = trio.current_time() - before - LAG_SAMPLE
-            if lag >= self.core.profile.lag_threshold:
-                self._drive(lambda now, lag=lag: self.core.report_lag(lag, now))

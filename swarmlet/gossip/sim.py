@@ -4,7 +4,7 @@ One heap of events (message deliveries, timer wake-ups, stall ends) drives every
 nothing sleeps and no thread runs per member, so 1,000 members simulate faster than real time.
 Faults, all drawn from one seeded generator: crashes and restarts, partitions, packet loss,
 stalls (a frozen process: it neither sends nor handles anything until it resumes, then fires
-its overdue timers, reports the lag it measured and works through its backlog), and slow
+its overdue timers, whose lateness is the lag it reports, and works through its backlog), and slow
 members (an overloaded process whose timers still fire but which reads each message late).
 """
 
@@ -29,7 +29,6 @@ class SimMember:
         "core",
         "up",
         "stalled_until",
-        "stall_start",
         "backlog",
         "wake_at",
         "group",
@@ -43,7 +42,6 @@ class SimMember:
         self.core: Swim | None = None
         self.up = False
         self.stalled_until = -math.inf
-        self.stall_start = 0.0
         self.backlog: list[dict] = []
         self.wake_at = math.inf
         self.group = 0
@@ -134,7 +132,6 @@ class Simulation:
         sm = self.by_id[node_id]
         if not sm.up or sm.stalled_until > self.now:
             return
-        sm.stall_start = self.now
         sm.stalled_until = self.now + duration
         self._push(sm.stalled_until, _RESUME, sm, None)
 
@@ -191,11 +188,10 @@ class Simulation:
             elif kind == _RESUME:
                 if not sm.up or sm.stalled_until != t:
                     continue
-                # Like a resumed process: overdue timers fire first, the loop-lag probe
-                # reports next, and only then is the backlog of messages read.
+                # Like the runner resuming: overdue timers fire first (their lateness is
+                # the lag tick() reports), and only then is the backlog of messages read.
                 core = sm.core
                 core.tick(t)
-                core.report_lag(t - sm.stall_start, t)
                 backlog, sm.backlog = sm.backlog, []
                 for msg in backlog:
                     core.receive(msg, t)
@@ -243,10 +239,14 @@ class Simulation:
                         self.false_dead += 1
                 if self.on_event is not None:
                     self.on_event(now, sm.id, ev)
+        # As the runner: the member's one wake-up follows its next timer, earlier or later
+        # (a wake-up left behind is skipped: its time is no longer wake_at).
         d = core.next_deadline()
-        if d is not None and d < sm.wake_at:
+        d = math.inf if d is None else d
+        if d != sm.wake_at:
             sm.wake_at = d
-            self._push(d, _WAKE, sm, None)
+            if d != math.inf:
+                self._push(d, _WAKE, sm, None)
 
 
 def _encoded_size(msg: dict) -> int:

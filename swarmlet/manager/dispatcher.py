@@ -183,7 +183,10 @@ class Dispatcher:
             for node_id in expired:
                 log.info("node %s missed its heartbeats: marking it down", node_id)
                 self._set_node(node_id, "down", HEARTBEAT_FAILURE)
-            wake = now + core.period / 4
+            # Deadlines only move later (heartbeats) or start later than now (new sessions):
+            # sleeping until the earliest one misses nothing; the period bounds the sleep
+            # for a period that changed meanwhile.
+            wake = now + core.period
             deadline = core.next_deadline()
             await trio.sleep_until(wake if deadline is None else min(wake, deadline))
 

@@ -50,7 +50,7 @@ BATCH_WINDOW = 0.005
 # A write refused for another reason than a lost race is tried again after this long.
 RETRY_DELAY = 1.0
 # Without any change, look again this often (a safety net; changes wake the loop at once).
-IDLE_POLL = 1.0
+IDLE_POLL = 5.0
 # A timer key that only asks for another pass (allocation and scheduling look at the store).
 _PASS = ""
 

@@ -1,6 +1,7 @@
 """Best-effort one-way messages of one kind over the node's secure transport, for protocols
-that retry on their own (raft, gossip): `send` never blocks; each peer address has a bounded
-queue drained by a task that keeps a session to it; what cannot be sent soon is dropped.
+that retry on their own (raft, gossip): `send` never blocks; a message goes straight onto a
+live session, else into the peer address's bounded queue, drained by a task that dials it;
+what cannot be sent soon is dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ class WireDatagrams:
             log.debug("%s: inbound queue full, dropped a message from %s", self.kind, peer.node_id)
 
     def send(self, address: str, message: dict) -> None:
+        conn = self.transport.open_connection(address)
+        if conn is not None:
+            # Straight onto the live session: no task hop per message (an idle daemon's
+            # gossip and heartbeats are mostly this). Order against messages still queued
+            # for a dial is not kept; raft and gossip do not need it.
+            try:
+                conn.send_nowait(self.kind, {"m": message})
+            except (RemoteError, Backpressure, OSError, trio.BrokenResourceError) as exc:
+                log.debug("%s message to %s dropped: %s", self.kind, address, exc)
+            return
         queue = self._queues.get(address)
         if queue is None:
             queue, receive = trio.open_memory_channel(QUEUE)

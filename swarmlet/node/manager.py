@@ -31,6 +31,31 @@ NO_LEADER = (
     "few managers are online. Make sure more than half of the managers are online."
 )
 LeaderService = Callable[[ClusterContext], Awaitable[None]]
+# Followers of store objects wake on their changes; this often besides, as a safety net
+# (a snapshot restore replaces the store without a change event of its own kind).
+CHANGES_RECHECK = 5.0
+
+
+class StoreChanges:
+    """Wakes a follower of some kinds of store object when a committed change touches one."""
+
+    def __init__(self, store: Store, *kinds: str):
+        self.store = store
+        self._changed = trio.Event()
+        self._sub = store.watch(kinds=list(kinds), predicate=self._poke)
+
+    def _poke(self, event) -> bool:
+        self._changed.set()
+        return False  # nothing to queue: the follower reads the store itself
+
+    async def wait(self, timeout: float = CHANGES_RECHECK) -> None:
+        with trio.move_on_after(timeout):
+            await self._changed.wait()
+        self._changed = trio.Event()
+        self._sub.drain()
+
+    def close(self) -> None:
+        self.store.unwatch(self._sub)
 
 
 class ManagerRuntime:
@@ -73,6 +98,7 @@ class ManagerRuntime:
             leader_id=lambda: self.raft.leader if self.raft is not None else None,
         )
         self._stopped = trio.Event()
+        self._revoked: set[str] = set()
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.data_key = load_data_key(self.data_dir, self.unlock_key)  # Locked, BadUnlockKey
@@ -93,8 +119,9 @@ class ManagerRuntime:
                 )
                 await nursery.start(self.raft.run)
                 nursery.start_soon(self._lead_when_leader)
-                nursery.start_soon(self._enforce_revocations)
-                nursery.start_soon(self._follow_autolock)
+                nursery.start_soon(self._follow_cluster, self._enforce_revocations)
+                nursery.start_soon(self._follow_cluster, self._follow_autolock)
+                nursery.start_soon(self._follow_cluster, self._follow_raft_timing)
                 task_status.started()
                 await self._stopped.wait()
                 nursery.cancel_scope.cancel()
@@ -120,13 +147,13 @@ class ManagerRuntime:
         """Run the leader's services exactly while this manager leads."""
         while True:
             while not self.raft.is_leader:
-                await trio.sleep(self.raft.timing.tick)
+                await self.raft.wait_role_change()
             log.info("this manager is the leader: starting the leader's services")
             async with trio.open_nursery() as nursery:
                 for service in self.leader_services:
                     nursery.start_soon(self._supervise, service)
                 while self.raft.is_leader:
-                    await trio.sleep(self.raft.timing.tick)
+                    await self.raft.wait_role_change()
                 log.info("leadership lost: stopping the leader's services")
                 nursery.cancel_scope.cancel()
 
@@ -146,39 +173,66 @@ class ManagerRuntime:
             return ""
         return (cluster.get(SWARMLET_KEY) or {}).get("UnlockKey") or ""
 
-    async def _follow_autolock(self) -> None:
+    async def _follow_cluster(self, step: Callable[[dict], Awaitable[None]]) -> None:
+        """Call ``step(cluster)`` now and after every change to the cluster object."""
+        changes = StoreChanges(self.store, "cluster")
+        try:
+            while True:
+                cluster = self.store.cluster()
+                if cluster is not None:
+                    await step(cluster)
+                await changes.wait()
+        finally:
+            changes.close()
+
+    async def _follow_autolock(self, cluster: dict) -> None:
         """Keep this manager's data key wrapped by the swarm's current unlock key (autolock
         turned on, the key rotated) or in clear (autolock turned off). The leader makes the
         key when autolock is turned on without one."""
-        while True:
-            cluster = self.store.cluster()
-            if cluster is not None:
-                on = dig(cluster, "Spec.EncryptionConfig.AutoLockManagers", False)
-                key = (cluster.get(SWARMLET_KEY) or {}).get("UnlockKey") or ""
-                if on and not key and self.raft.is_leader:
-                    changed = edit(cluster)
-                    changed[SWARMLET_KEY] = {**(cluster.get(SWARMLET_KEY) or {})}
-                    changed[SWARMLET_KEY]["UnlockKey"] = new_unlock_key()
-                    changed["UpdatedAt"] = self.context.timestamp()
-                    await self.propose(commands.update("cluster", changed))
-                    continue
-                want = key if on else None
-                if want != self.unlock_key:
-                    store_data_key(self.data_dir, self.data_key, want)
-                    self.unlock_key = want
-            await trio.sleep(1.0)
+        on = dig(cluster, "Spec.EncryptionConfig.AutoLockManagers", False)
+        key = (cluster.get(SWARMLET_KEY) or {}).get("UnlockKey") or ""
+        if on and not key and self.raft.is_leader:
+            changed = edit(cluster)
+            changed[SWARMLET_KEY] = {**(cluster.get(SWARMLET_KEY) or {})}
+            changed[SWARMLET_KEY]["UnlockKey"] = new_unlock_key()
+            changed["UpdatedAt"] = self.context.timestamp()
+            await self.propose(commands.update("cluster", changed))
+            return  # the change wakes the follower again
+        want = key if on else None
+        if want != self.unlock_key:
+            store_data_key(self.data_dir, self.data_key, want)
+            self.unlock_key = want
 
-    async def _enforce_revocations(self) -> None:
+    async def _enforce_revocations(self, cluster: dict) -> None:
         """Every manager refuses removed nodes (`node rm`) and ends their sessions."""
-        done: set[str] = set()
-        while True:
-            cluster = self.store.cluster() or {}
-            revoked = set((cluster.get(SWARMLET_KEY) or {}).get("RevokedNodes") or ())
-            for node_id in sorted(revoked - done):
-                log.info("node %s was removed from the swarm: its certificate is refused", node_id)
-                await self.transport.revoke(node_id)
-                done.add(node_id)
-            await trio.sleep(1.0)
+        revoked = set((cluster.get(SWARMLET_KEY) or {}).get("RevokedNodes") or ())
+        for node_id in sorted(revoked - self._revoked):
+            log.info("node %s was removed from the swarm: its certificate is refused", node_id)
+            await self.transport.revoke(node_id)
+            self._revoked.add(node_id)
+
+    async def _follow_raft_timing(self, cluster: dict) -> None:
+        """Every manager's raft adopts the swarm's heartbeat and election ticks
+        (`swarm update --raft-heartbeat-interval/--raft-election-timeout`)."""
+        heartbeat = dig(cluster, "Spec.Raft.HeartbeatTick")
+        election = dig(cluster, "Spec.Raft.ElectionTick")
+        if heartbeat is None or election is None:
+            return
+        current = (self.raft.timing.heartbeat_ticks, self.raft.timing.election_ticks)
+        if (heartbeat, election) == current:
+            return
+        try:
+            self.raft.set_timeouts(heartbeat, election)
+        except ValueError as exc:  # validated on the way in; never let a bad value in here
+            log.warning("raft timings %s/%s not applied: %s", heartbeat, election, exc)
+            return
+        log.info(
+            "raft timings now: heartbeat every %d ticks, election after %d-%d ticks of %.0f ms",
+            heartbeat,
+            election,
+            2 * election - 1,
+            1000 * self.raft.timing.tick,
+        )
 
     async def publish_manager_status(self, ctx: ClusterContext) -> None:
         """The leader records each manager's reachability in the store (as Swarm's leader
@@ -188,25 +242,33 @@ class ManagerRuntime:
         that fails (a proposal timed out under load, a race lost on Version.Index) is tried
         again next round, never the end of the service, or a manager that comes back would
         stay Unreachable until the next leader change."""
-        while True:
-            for node in self.store.list("node"):
-                status = node.get("ManagerStatus")
-                if not isinstance(status, dict):
-                    continue
-                nid = node["ID"]
-                live = nid == self.node_id or nid in self.transport.by_node
-                want = "reachable" if live else "unreachable"
-                if status.get("Reachability") == want:
-                    continue
-                changed = edit(node)
-                changed["ManagerStatus"]["Reachability"] = want
-                changed["UpdatedAt"] = ctx.timestamp()
-                try:
-                    await ctx.propose(commands.update("node", changed))
-                except NotLeaderError as exc:
-                    log.info("could not record %s as %s yet: %s", nid, want, exc)
-                    break
-            await trio.sleep(PUBLISH_INTERVAL)
+        changes = StoreChanges(self.store, "node")
+        try:
+            while True:
+                others = False
+                for node in self.store.list("node"):
+                    status = node.get("ManagerStatus")
+                    if not isinstance(status, dict):
+                        continue
+                    nid = node["ID"]
+                    others = others or nid != self.node_id
+                    live = nid == self.node_id or nid in self.transport.by_node
+                    want = "reachable" if live else "unreachable"
+                    if status.get("Reachability") == want:
+                        continue
+                    changed = edit(node)
+                    changed["ManagerStatus"]["Reachability"] = want
+                    changed["UpdatedAt"] = ctx.timestamp()
+                    try:
+                        await ctx.propose(commands.update("node", changed))
+                    except NotLeaderError as exc:
+                        log.info("could not record %s as %s yet: %s", nid, want, exc)
+                        break
+                # Other managers' sessions come and go: look every second. A lone manager
+                # has nothing to look at until the nodes change (a manager joins).
+                await changes.wait(PUBLISH_INTERVAL if others else CHANGES_RECHECK)
+        finally:
+            changes.close()
 
     async def set_manager_status(self, node_id: str, addr: str | None) -> None:
         """Record (or, with addr None, clear) a node's ManagerStatus after a raft change."""
@@ -230,21 +292,28 @@ class ManagerRuntime:
         it is the one demoted; the next leader then finishes the removal)."""
         from swarmlet.raft.core import NotLeader
 
-        while True:
-            members = self.raft.core.conf.members
-            for node in self.store.list("node"):
-                if node["Spec"].get("Role") == "manager" or node["ID"] not in members:
-                    continue
-                try:
-                    await self.raft.remove_member(node["ID"])
-                except NotLeader:
-                    return  # leadership moved: the new leader carries on
-                except RaftUnavailable as exc:
-                    log.warning("could not remove %s from raft yet: %s", node["ID"], exc)
-                    continue
-                self.raft.peers.pop(node["ID"], None)
-                await self.set_manager_status(node["ID"], None)
-            await trio.sleep(1.0)
+        changes = StoreChanges(self.store, "node")
+        try:
+            while True:
+                pending = False
+                members = self.raft.core.conf.members
+                for node in self.store.list("node"):
+                    if node["Spec"].get("Role") == "manager" or node["ID"] not in members:
+                        continue
+                    try:
+                        await self.raft.remove_member(node["ID"])
+                    except NotLeader:
+                        return  # leadership moved: the new leader carries on
+                    except RaftUnavailable as exc:
+                        log.warning("could not remove %s from raft yet: %s", node["ID"], exc)
+                        pending = True
+                        continue
+                    self.raft.peers.pop(node["ID"], None)
+                    await self.set_manager_status(node["ID"], None)
+                # A removal that failed is tried again in a second, as before.
+                await changes.wait(1.0 if pending else CHANGES_RECHECK)
+        finally:
+            changes.close()
 
     def status(self) -> dict:
         return self.raft.status() if self.raft else {}

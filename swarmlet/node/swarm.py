@@ -33,7 +33,7 @@ from swarmlet.manager.ca import (
 from swarmlet.manager.context import ClusterContext, NotLeaderError, rfc3339
 from swarmlet.manager.specs.cluster import MIN_CERT_EXPIRY
 from swarmlet.manager.specs.common import SECOND
-from swarmlet.node.manager import RAFT_DB, ManagerRuntime
+from swarmlet.node.manager import RAFT_DB, ManagerRuntime, StoreChanges
 from swarmlet.raft.core import NotLeader
 from swarmlet.raft.runner import RaftUnavailable
 from swarmlet.security import autolock
@@ -101,8 +101,6 @@ def refusal_text(kind: str, address: str, code: str, message: str) -> str:
     return f"{kind} refused by {address}: {reason}"
 
 
-CREDENTIALS_CHECK_INTERVAL = 0.5  # a manager's look at its own store
-ROOT_ROTATION_CHECK = 0.5
 TLS_RECORD_TIMEOUT = 2.0
 
 
@@ -273,6 +271,16 @@ class SwarmNode:
                     k: cluster[k]
                     for k in ("ID", "Version", "CreatedAt", "UpdatedAt", "Spec")
                     if k in cluster
+                }
+            if self.manager.raft is not None:
+                timing = self.manager.raft.timing
+                # What this manager's raft runs with now (the spec says what it should).
+                info[SWARMLET_KEY] = {
+                    "Raft": {
+                        "TickMs": round(timing.tick * 1000),
+                        "HeartbeatTick": timing.heartbeat_ticks,
+                        "ElectionTick": timing.election_ticks,
+                    }
                 }
         return info
 
@@ -803,7 +811,16 @@ class SwarmNode:
         have and tell it which certificate this node holds; take the roots to trust and any
         new certificate it sends (renewal at 50-80 % of the lifetime, root rotation), and
         switch roles when a certificate for a new role arrives. A manager also looks at its
-        own store often, so that it takes a finished root rotation promptly."""
+        own store whenever the cluster object changes, so that it takes a finished root
+        rotation promptly."""
+        changes = StoreChanges(self.manager.store, "cluster") if self.manager else None
+        try:
+            await self._follow_role_rounds(changes)
+        finally:
+            if changes is not None:
+                changes.close()
+
+    async def _follow_role_rounds(self, changes: StoreChanges | None) -> None:
         me = self.settings["AdvertiseAddr"]
         rng = random.Random()
         renew_at, renew_for = 0.0, None
@@ -811,10 +828,10 @@ class SwarmNode:
         while True:
             if report_now:  # a new certificate: tell a manager at once (a rotation waits on it)
                 last_asked, report_now = trio.current_time() - ROLE_CHECK_INTERVAL, False
+            elif changes is not None:
+                await changes.wait(ROLE_CHECK_INTERVAL)
             else:
-                await trio.sleep(
-                    CREDENTIALS_CHECK_INTERVAL if self.manager else ROLE_CHECK_INTERVAL
-                )
+                await trio.sleep(ROLE_CHECK_INTERVAL)
             creds = self.transport.creds
             held = creds.certificate
             if held is not renew_for:
@@ -882,6 +899,13 @@ class SwarmNode:
     async def finish_root_rotation(self, ctx: ClusterContext) -> None:
         """Leader service: once every live node holds a certificate of the next root, make
         it the root and regenerate the join tokens for its digest."""
+        changes = StoreChanges(ctx.store, "cluster", "node")
+        try:
+            await self._finish_root_rotation(ctx, changes)
+        finally:
+            changes.close()
+
+    async def _finish_root_rotation(self, ctx: ClusterContext, changes: StoreChanges) -> None:
         while True:
             cluster = ctx.store.cluster()
             rotating = cluster and ((cluster.get(SWARMLET_KEY) or {}).get(ROTATION_KEY))
@@ -902,7 +926,7 @@ class SwarmNode:
                     return  # the next leader finishes it
                 if result.ok:  # else the cluster changed meanwhile: look again
                     log.info("root rotation done: the old root is no longer trusted")
-            await trio.sleep(ROOT_ROTATION_CHECK)
+            await changes.wait()  # a node's certificate record, or the cluster, changed
 
     async def _switch_role(self, role: str) -> None:
         """Restart this node's runtime in its new role. Never raises: a failure is logged

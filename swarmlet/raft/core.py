@@ -389,6 +389,39 @@ class RaftNode:
                 self.election_elapsed = 0
                 self._campaign(transfer=False)
 
+    def ticks_until_due(self) -> int | None:
+        """How many ticks from now until tick() next has something to do (send heartbeats,
+        check the quorum, give up a transfer, campaign); None when ticks alone never will.
+
+        A driver may sleep that long and apply the ticks in between later, as long as it
+        applies every tick that came due before it feeds the node anything else."""
+        cfg = self.cfg
+        if self.role != LEADER:
+            if not self.promotable:
+                return None
+            return max(1, self.randomized_timeout - self.election_elapsed)
+        due = []
+        if len(self.progress) > 1:
+            due.append(cfg.heartbeat_ticks - self.heartbeat_elapsed)
+        if cfg.check_quorum and len(self.conf.voters - {self.id}) > 0:
+            due.append(cfg.election_ticks - self.election_elapsed)
+        if self.transferee is not None:
+            due.append(cfg.election_ticks - self.transfer_elapsed)
+        return max(1, min(due)) if due else None
+
+    def set_timeouts(self, heartbeat_ticks: int, election_ticks: int) -> None:
+        """Adopt new heartbeat and election timeouts (in ticks) from now on."""
+        for v in (heartbeat_ticks, election_ticks):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError("raft timeouts are whole numbers of ticks")
+        if heartbeat_ticks < 1:
+            raise ValueError("the heartbeat interval must be at least one tick")
+        if election_ticks <= heartbeat_ticks:
+            raise ValueError("the election timeout must be greater than the heartbeat interval")
+        self.cfg.heartbeat_ticks = heartbeat_ticks
+        self.cfg.election_ticks = election_ticks
+        self._reset_randomized_timeout()
+
     def _tick_leader(self) -> None:
         self.heartbeat_elapsed += 1
         self.election_elapsed += 1

@@ -16,7 +16,7 @@ import itertools
 import logging
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import cbor2
@@ -62,6 +62,10 @@ class StateMachine(Protocol):
     def restore(self, image: bytes) -> None: ...
 
 
+# An idle node still wakes this often, so that the ticks it catches up on stay few.
+MAX_IDLE_SLEEP = 5.0
+
+
 class RaftUnavailable(Exception):
     """No leader could take the request before the deadline (the outcome of a write that timed
     out is unknown: it may still commit)."""
@@ -69,8 +73,11 @@ class RaftUnavailable(Exception):
 
 @dataclass
 class Timing:
-    tick: float = 0.1  # seconds per raft tick (= the heartbeat interval)
-    heartbeat_ticks: int = 1
+    tick: float = 0.1  # seconds per raft tick
+    # A heartbeat every 200 ms: 2-3 rounds per check-quorum window. Every tick would double
+    # an idle leader's messages without making a failover any faster (that is the election
+    # timeout's part).
+    heartbeat_ticks: int = 2
     election_ticks: int = 5  # election timeout randomized in [5, 10) ticks = 0.5-1 s
     request_timeout: float = 5.0
     snapshot_every: int = 10_000  # entries applied past the last snapshot before compacting
@@ -111,6 +118,10 @@ class RaftRunner:
         self._wake = trio.Event()
         self._leader_changed = trio.Event()
         self._started = trio.Event()
+        self._ticker_scope: trio.CancelScope | None = None  # the ticker's sleep
+        self._ticker_floor = math.inf  # its wake-up time for anything but the core's ticks
+        self._tick_origin = 0.0
+        self._ticks_done = 0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -131,6 +142,7 @@ class RaftRunner:
         for pid, addr in self.peers.items():
             if pid != self.id:
                 self.transport.set_peer(pid, addr)
+        self._tick_origin = trio.current_time()
         self._started.set()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._ticker)
@@ -138,15 +150,47 @@ class RaftRunner:
             task_status.started()
             await self._ready_loop()
 
+    def _catch_up(self) -> None:
+        """Apply every tick that came due (the ticker sleeps through ticks that change nothing
+        but counters); called before anything else is fed to the core."""
+        due = int((trio.current_time() - self._tick_origin) / self.timing.tick + 1e-9)
+        core = self.core
+        while self._ticks_done < due:
+            core.tick()
+            self._ticks_done += 1
+        if core.has_ready():
+            self._wake.set()
+
+    def _core_due_at(self) -> float:
+        """When the core next has something to do on a tick (inf: never by ticks alone)."""
+        ticks = self.core.ticks_until_due()
+        if ticks is None:
+            return math.inf
+        return self._tick_origin + (self._ticks_done + ticks) * self.timing.tick
+
+    def _retime_ticker(self) -> None:
+        """Move the ticker's wake-up to the core's next due tick, earlier (it became leader, a
+        peer joined, the timeouts changed) or later (a heartbeat came in): it wakes only for
+        work."""
+        scope = self._ticker_scope
+        if scope is not None:
+            scope.deadline = min(self._ticker_floor, self._core_due_at())
+
     async def _ticker(self) -> None:
         while True:
-            await trio.sleep(self.timing.tick)
-            self.core.tick()
-            self._wake.set()
+            self._catch_up()
             now = trio.current_time()
             expired = [r for r, w in self._waiting.items() if w[2] <= now]
             for r in expired:
                 self._waiting.pop(r)[0].set()
+            # Requests' deadlines, and a bound on the ticks to catch up on.
+            self._ticker_floor = min(
+                [now + MAX_IDLE_SLEEP, *(w[2] for w in self._waiting.values())]
+            )
+            with trio.CancelScope(deadline=min(self._ticker_floor, self._core_due_at())) as scope:
+                self._ticker_scope = scope
+                await trio.sleep_forever()
+            self._ticker_scope = None
 
     async def _receiver(self) -> None:
         async for raw in self.transport.inbound:
@@ -155,8 +199,10 @@ class RaftRunner:
             except WireError as e:
                 log.warning("dropping malformed raft message: %s", e)
                 continue
+            self._catch_up()
             self.core.step(m)
             self._wake.set()
+            self._retime_ticker()
 
     async def _ready_loop(self) -> None:
         core = self.core
@@ -175,6 +221,7 @@ class RaftRunner:
             for m in rd.messages:
                 self.transport.send(m.to, m.to_wire())
             core.advance(rd)
+            self._retime_ticker()
 
     # ------------------------------------------------------------ applying
 
@@ -265,6 +312,7 @@ class RaftRunner:
         envelope = cbor2.dumps([self.id, req, data])
         while True:
             try:
+                self._catch_up()
                 self.core.propose(envelope)
                 break
             except ProposalDropped:
@@ -274,6 +322,9 @@ class RaftRunner:
         waiter = [trio.Event(), None, deadline, self.core.leader]
         self._waiting[req] = waiter
         self._wake.set()
+        if deadline < self._ticker_floor:
+            self._ticker_floor = deadline
+            self._retime_ticker()
         await waiter[0].wait()
         if waiter[1] is None:
             raise RaftUnavailable(
@@ -289,6 +340,7 @@ class RaftRunner:
             while True:
                 ctx = f"{self.id}:{next(self._ids)}".encode()
                 try:
+                    self._catch_up()
                     self.core.read_index(ctx)
                 except ProposalDropped:
                     await trio.sleep(self.timing.tick)
@@ -319,8 +371,10 @@ class RaftRunner:
         """Hand leadership to ``to`` and wait until this node has stepped down."""
         await self._started.wait()
         with trio.move_on_after(timeout or self.timing.request_timeout):
+            self._catch_up()
             self.core.transfer_leadership(to)
             self._wake.set()
+            self._retime_ticker()
             while self.core.leader != to:
                 await self._leader_changed.wait()
             return
@@ -366,14 +420,34 @@ class RaftRunner:
         raise RaftUnavailable(f"{node_id} was not removed in time")
 
     async def _conf_change(self, op: str, node_id: str, context: bytes = b"") -> None:
+        self._catch_up()
         index = self.core.propose_conf_change(op, node_id, context)
         self._wake.set()
+        self._retime_ticker()
         await self._wait_applied(index)
+
+    async def wait_role_change(self) -> None:
+        """Return once this node's role, leader or term has changed."""
+        await self._leader_changed.wait()
+
+    def set_timeouts(self, heartbeat_ticks: int, election_ticks: int) -> None:
+        """Adopt a new heartbeat interval and election timeout (in ticks) at once; a bad pair
+        raises ValueError and changes nothing."""
+        if self.core is None:
+            raise RuntimeError("raft is not running yet")
+        self._catch_up()
+        self.core.set_timeouts(heartbeat_ticks, election_ticks)
+        self.timing = replace(
+            self.timing, heartbeat_ticks=heartbeat_ticks, election_ticks=election_ticks
+        )
+        self._retime_ticker()
 
     def force_new_cluster(self) -> None:
         """Make this node the only member, keeping its data (call after ``run`` started)."""
+        self._catch_up()
         self.core.force_new_cluster()
         self._wake.set()
+        self._retime_ticker()
 
     def status(self) -> dict:
         st = self.core.status() if self.core else {}

@@ -177,6 +177,13 @@ class Transport:
                 conns[id(peer.conn)] = peer.conn
         return list(conns.values())
 
+    def open_connection(self, address: str) -> Connection | None:
+        """The live connection to `address` if there is one now (never dials)."""
+        peer = self._peers.get(address)
+        if peer is not None and peer.conn is not None and not peer.conn.closed.is_set():
+            return peer.conn
+        return None
+
     async def connection(self, address: str, timeout: float = 10.0) -> Connection:
         """A live connection to `address`, dialing (with backoff) if needed; Unavailable if not
         reached before `timeout`."""

@@ -19,7 +19,9 @@ DEFAULT_TASK_HISTORY = 5
 def default_cluster_spec() -> dict:
     """What ``swarm init`` stores without flags (Docker's fields, swarmlet's timings).
 
-    Raft ticks are swarmlet's 100 ms ticks: heartbeat every tick, election after 10.
+    Raft ticks are swarmlet's 100 ms ticks (``swarmlet.raft.runner.Timing.tick``): heartbeat
+    every 2 ticks, election timeout randomized in [5, 10) ticks, the runner's own defaults.
+    Every manager's raft follows these two fields as they change.
     """
     return {
         "Name": "default",
@@ -29,8 +31,8 @@ def default_cluster_spec() -> dict:
             "SnapshotInterval": 10000,
             "KeepOldSnapshots": 0,
             "LogEntriesForSlowFollowers": 500,
-            "ElectionTick": 10,
-            "HeartbeatTick": 1,
+            "ElectionTick": 5,
+            "HeartbeatTick": 2,
         },
         "Dispatcher": {"HeartbeatPeriod": DEFAULT_HEARTBEAT_PERIOD},
         "CAConfig": {"NodeCertExpiry": DEFAULT_CERT_EXPIRY},
