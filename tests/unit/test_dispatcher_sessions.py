@@ -321,9 +321,9 @@ async def test_a_manager_that_never_answers_the_session_start_is_passed_over():
         mgr = ManagerNode(cl.creds("manager"), cluster)
         await mgr.start(nursery)
         worker = WorkerNode(cl.creds("worker"), [silent_address, mgr.address])
-        worker.session.hello_timeout = 0.5
+        worker.session.hello_timeout = 2.0  # the real manager answers well within it
         await setup_store(cluster, [worker.node_id])
         await worker.start(nursery)
         await eventually(lambda: state_of(cluster, NODE, worker.node_id) == "ready", what="ready")
-        assert worker.session.leader == mgr.address
+        await eventually(lambda: worker.session.leader == mgr.address, what="session with mgr")
         nursery.cancel_scope.cancel()
