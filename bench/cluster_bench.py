@@ -160,9 +160,141 @@ def summary(label: str, samples: list[float], unit: str = "s") -> None:
     )
 
 
+def read_marks(b: Bench, since: float) -> list[tuple[str, float, dict[str, str]]]:
+    """The daemons' trace marks (swarmlet/trace.py) from `since` on, all hosts together."""
+    from swarmlet import trace
+
+    marks = []
+    for h in b.lab.hosts:
+        path = Path(b.lab.host(h).swarmlet_data_dir) / "swarmlet.log"
+        with open(path, errors="replace") as f:
+            for line in f:
+                mark = trace.parse(line)
+                if mark is not None and mark[1] >= since:
+                    marks.append(mark)
+    return sorted(marks, key=lambda m: m[1])
+
+
+# Per task, the way from the leader's scheduling commit to the commit of its running state:
+# (phase, mark it starts at, mark it ends at); marks are named as `task_marks` names them.
+TASK_PHASES = [
+    ("dispatch: assignment committed -> worker has it", "assigned", "received"),
+    ("worker: received -> accepted", "received", "accepted"),
+    ("worker: accepted -> preparing", "accepted", "preparing"),
+    ("docker: image check/pull", "preparing", "image"),
+    ("docker: container create", "image", "created"),
+    ("worker: created -> start called", "created", "starting"),
+    ("docker: container start", "starting", "started"),
+    ("worker: started -> running seen", "started", "running"),
+    ("report: running -> sent", "running", "sending"),
+    ("commit: sent -> committed on leader", "sending", "committed"),
+]
+TASK_MILESTONES = ["received", "image", "created", "started", "running", "committed"]
+
+
+def task_marks(marks, task_ids: set[str]) -> dict[str, dict[str, float]]:
+    """For each task, the first time of each step (see TASK_PHASES)."""
+    out: dict[str, dict[str, float]] = {t: {} for t in task_ids}
+
+    def note(task_id, what, wall):
+        if task_id in out:
+            out[task_id].setdefault(what, wall)
+
+    assigned = next((w for e, w, _ in marks if e == "tasks.assigned"), None)
+    for event, wall, f in marks:
+        if event == "assignments.received":
+            for t in filter(None, f.get("tasks", "").split(",")):
+                note(t, "received", wall)
+        elif event == "task.state":
+            note(f.get("task"), f.get("state"), wall)
+        elif event in ("task.image", "task.created", "task.started"):
+            note(f.get("task"), event.split(".")[1], wall)
+        elif event in ("statuses.sending", "statuses.committed"):
+            for t in filter(None, f.get("running", "").split(",")):
+                note(t, event.split(".")[1], wall)
+    for steps in out.values():
+        if assigned is not None:
+            steps["assigned"] = assigned
+    return out
+
+
+def manager_split(marks, start: float) -> dict[str, float]:
+    """Offsets from the CLI's start of the manager's steps (first mark of each)."""
+    first: dict[str, float] = {}
+    for event, wall, f in marks:
+        key = event
+        if event == "assignments.sent":
+            if f.get("n") == "0":
+                continue
+            first.setdefault("assignments.sent (first node)", wall - start)
+            first["assignments.sent (last node)"] = wall - start
+            continue
+        first.setdefault(key, wall - start)
+    return first
+
+
+MANAGER_STEPS = [
+    ("CLI start -> API request received", "service.received"),
+    ("-> service committed (raft)", "service.committed"),
+    ("-> tasks created and committed (orchestrator)", "tasks.created"),
+    ("-> tasks pending and committed (allocator)", "tasks.pending"),
+    ("-> tasks assigned and committed (scheduler)", "tasks.assigned"),
+    ("-> first assignments sent (dispatcher)", "assignments.sent (first node)"),
+    ("-> last node's assignments sent", "assignments.sent (last node)"),
+]
+
+
+class Split:
+    """The traced split of the create runs: per run, then medians over the runs."""
+
+    def __init__(self):
+        self.manager: dict[str, list[float]] = {}
+        self.phases: dict[str, list[float]] = {}
+        self.milestones: dict[str, list[tuple[float, float]]] = {}
+
+    def add_run(self, marks, start: float, task_ids: set[str]) -> str:
+        for key, value in manager_split(marks, start).items():
+            self.manager.setdefault(key, []).append(value)
+        steps = task_marks(marks, task_ids)
+        parts = []
+        for name, a, z in TASK_PHASES:
+            d = [s[z] - s[a] for s in steps.values() if a in s and z in s]
+            if d:
+                self.phases.setdefault(name, []).append(statistics.median(d))
+                parts.append(f"{name.split(':')[0]} {statistics.median(d):.2f}")
+        for m in TASK_MILESTONES:
+            at = [s[m] - start for s in steps.values() if m in s]
+            if len(at) == len(task_ids):
+                self.milestones.setdefault(m, []).append((min(at), max(at)))
+        return "; ".join(parts)
+
+    def print(self) -> None:
+        if not self.manager:
+            print("(no trace marks found: were the daemons started with SWARMLET_TRACE=1?)")
+            return
+        print("manager side, offset from the CLI's start (median over runs, min-max):")
+        for label, key in MANAGER_STEPS:
+            v = self.manager.get(key)
+            if v:
+                print(f"  {label:50} +{statistics.median(v):.3f} s ({min(v):.3f}-{max(v):.3f})")
+        print("per task, duration of each phase (median over tasks, then median over runs):")
+        for name, _, _ in TASK_PHASES:
+            v = self.phases.get(name)
+            if v:
+                print(f"  {name:50} {statistics.median(v):.3f} s ({min(v):.3f}-{max(v):.3f})")
+        print("all tasks, first / last to reach each step, offset from the CLI's start (medians):")
+        for m in TASK_MILESTONES:
+            v = self.milestones.get(m)
+            if v:
+                lo = statistics.median(x for x, _ in v)
+                hi = statistics.median(y for _, y in v)
+                print(f"  {m:12} first +{lo:.2f} s  last +{hi:.2f} s")
+
+
 def bench_create(b: Bench, runs: int, replicas: int = 30) -> None:
     print(f"\n== service create --replicas {replicas} -> {replicas}/{replicas} running ==")
     walls, sched, first_run, all_run = [], [], [], []
+    split = Split()
     for i in range(runs):
         start = b.create_service(replicas)
         seen_assigned = None
@@ -193,11 +325,16 @@ def bench_create(b: Bench, runs: int, replicas: int = 30) -> None:
             f"last running +{stamps[-1]:.2f} s; {dict(sorted(spread.items()))}; "
             f"load {loadavg()})"
         )
+        time.sleep(0.2)  # the last marks reach the log files
+        traced = split.add_run(read_marks(b, start), start, {t["ID"] for t in tasks})
+        if traced:
+            print(f"  traced, median per task (s): {traced}")
         b.remove_service()
     summary("wall time to all running", walls)
     summary("  first task seen assigned (raft + scheduling)", sched)
     summary("  first task running (dispatch + docker)", first_run)
     summary("  last task running", all_run)
+    split.print()
 
 
 def bench_hostloss(b: Bench, runs: int, replicas: int = 6, lost: str = "node3") -> None:
@@ -416,6 +553,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    os.environ["SWARMLET_TRACE"] = "1"  # the daemons the labs start log trace marks
     print(f"load average at start: {loadavg()} ({os.cpu_count()} cores, shared)")
     benches: list[Bench] = []
     try:
