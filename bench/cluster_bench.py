@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from swarmlet import trace  # noqa: E402
 from swarmlet.api.client import APIError, Client, DaemonUnreachable  # noqa: E402
 from tests.e2e.conftest import LabHandle, swarmlet_argv, swarmlet_env  # noqa: E402
 
@@ -167,8 +168,6 @@ def summary(label: str, samples: list[float], unit: str = "s") -> None:
 
 def read_marks(b: Bench, since: float) -> list[tuple[str, float, dict[str, str]]]:
     """The daemons' trace marks (swarmlet/trace.py) from `since` on, all hosts together."""
-    from swarmlet import trace
-
     marks = []
     for h in b.lab.hosts:
         path = Path(b.lab.host(h).swarmlet_data_dir) / "swarmlet.log"
@@ -320,7 +319,7 @@ def bench_create(b: Bench, runs: int, replicas: int = 30, poll: float = POLL) ->
         names = b.node_ids()
         for t in tasks:
             spread[names.get(t["NodeID"], "?")] = spread.get(names.get(t["NodeID"], "?"), 0) + 1
-        time.sleep(0.2)  # the last marks reach the log files
+        time.sleep(trace.FLUSH_SECONDS + 0.3)  # the last marks reach the log files
         marks = read_marks(b, start)
         committed = [w for e, w, f in marks if e == "statuses.committed" and f.get("running")]
         traced = f"{max(committed) - start:.2f} s traced, " if committed else ""
