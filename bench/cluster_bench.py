@@ -2,10 +2,12 @@
 registry): time to 30/30 replicas, time to replace a lost host's tasks, leader failover as the
 CLI sees it, and a daemon's idle cost.
 
-    python bench/cluster_bench.py [--only create,engine,hostloss,failover,idle] [--create-runs 5]
-                                  [--create-poll 0.05] [--hostloss-runs 10] [--failover-runs 20]
-                                  [--idle-seconds 30]
+    python bench/cluster_bench.py [--only create,engine,paired,hostloss,failover,idle]
+                                  [--create-runs 5] [--create-poll 0.05] [--hostloss-runs 10]
+                                  [--failover-runs 20] [--idle-seconds 30]
 
+`paired` runs the create figure and the engines' own time for the same containers in turns,
+and prints the difference within each pair (the machine is shared: its load moves a lot).
 The daemons run with SWARMLET_TRACE=1: the create figure is split into the steps of the
 manager and of each task on its worker, read from the trace marks in the hosts' logs
 (swarmlet/trace.py).
@@ -295,12 +297,22 @@ class Split:
                 print(f"  {m:12} first +{lo:.2f} s  last +{hi:.2f} s")
 
 
-def bench_create(b: Bench, runs: int, replicas: int = 30, poll: float = POLL) -> None:
-    print(f"\n== service create --replicas {replicas} -> {replicas}/{replicas} running ==")
-    print(f"(the bench polls the manager's task list every {poll * 1000:.0f} ms)")
-    walls, traced_walls, first_run, all_run = [], [], [], []
-    split = Split()
-    for i in range(runs):
+class CreateRuns:
+    """`service create --replicas N` to N/N running, one run at a time, with its traced split."""
+
+    def __init__(self, b: Bench, replicas: int = 30, poll: float = POLL):
+        self.b, self.replicas, self.poll = b, replicas, poll
+        self.walls: list[float] = []
+        self.traced: list[float] = []
+        self.first_run: list[float] = []
+        self.all_run: list[float] = []
+        self.split = Split()
+        print(f"\n== service create --replicas {replicas} -> {replicas}/{replicas} running ==")
+        print(f"(the bench polls the manager's task list every {poll * 1000:.0f} ms)")
+
+    def run_once(self, i: int) -> float:
+        """One run; its time (traced when the daemons trace, else as the poll saw it)."""
+        b, replicas = self.b, self.replicas
         start = b.create_service(replicas)
 
         def all_running():
@@ -308,13 +320,13 @@ def bench_create(b: Bench, runs: int, replicas: int = 30, poll: float = POLL) ->
             up = [t for t in tasks if t["Status"]["State"] == "running"]
             return tasks if len(up) == replicas else None
 
-        tasks = wait_for(all_running, interval=poll)
+        tasks = wait_for(all_running, interval=self.poll)
         wall = time.time() - start
         created = min(parse_ts(t["CreatedAt"]) for t in tasks) - start
         stamps = sorted(parse_ts(t["Status"]["Timestamp"]) - start for t in tasks)
-        walls.append(wall)
-        first_run.append(stamps[0])
-        all_run.append(stamps[-1])
+        self.walls.append(wall)
+        self.first_run.append(stamps[0])
+        self.all_run.append(stamps[-1])
         spread = {}
         names = b.node_ids()
         for t in tasks:
@@ -322,24 +334,35 @@ def bench_create(b: Bench, runs: int, replicas: int = 30, poll: float = POLL) ->
         time.sleep(trace.FLUSH_SECONDS + 0.3)  # the last marks reach the log files
         marks = read_marks(b, start)
         committed = [w for e, w, f in marks if e == "statuses.committed" and f.get("running")]
-        traced = f"{max(committed) - start:.2f} s traced, " if committed else ""
+        traced = ""
         if committed:
-            traced_walls.append(max(committed) - start)
+            self.traced.append(max(committed) - start)
+            traced = f"{self.traced[-1]:.2f} s traced, "
         print(
             f"run {i + 1}: {traced}{wall:.2f} s seen by the poll (tasks created +{created:.2f} s, "
             f"first running +{stamps[0]:.2f} s, last running +{stamps[-1]:.2f} s; "
             f"{dict(sorted(spread.items()))}; load {loadavg()})"
         )
-        per_task = split.add_run(marks, start, {t["ID"] for t in tasks})
+        per_task = self.split.add_run(marks, start, {t["ID"] for t in tasks})
         if per_task:
             print(f"  traced, median per task (s): {per_task}")
         b.remove_service()
-    if traced_walls:
-        summary("time to all running (traced: last running state committed)", traced_walls)
-    summary("time to all running (seen by the poll)", walls)
-    summary("  first task running (worker's timestamp)", first_run)
-    summary("  last task running (worker's timestamp)", all_run)
-    split.print()
+        return self.traced[-1] if committed else wall
+
+    def print_summary(self) -> None:
+        if self.traced:
+            summary("time to all running (traced: last running state committed)", self.traced)
+        summary("time to all running (seen by the poll)", self.walls)
+        summary("  first task running (worker's timestamp)", self.first_run)
+        summary("  last task running (worker's timestamp)", self.all_run)
+        self.split.print()
+
+
+def bench_create(b: Bench, runs: int, poll: float = POLL) -> None:
+    create = CreateRuns(b, poll=poll)
+    for i in range(runs):
+        create.run_once(i)
+    create.print_summary()
 
 
 def bench_hostloss(b: Bench, runs: int, replicas: int = 6, lost: str = "node3") -> None:
@@ -382,42 +405,76 @@ def bench_hostloss(b: Bench, runs: int, replicas: int = 6, lost: str = "node3") 
     )
 
 
-def bench_engine(b: Bench, runs: int, per_host: int = 10) -> None:
+class EngineRuns:
     """The engines' own floor for the create figure: the same 30 containers created and started
     through the docker SDK straight on the three engines, all at once (no swarmlet in the path;
     one thread per container, from this process: no CLI processes competing for the CPU)."""
-    import concurrent.futures
 
-    import docker
+    def __init__(self, b: Bench, per_host: int = 10):
+        import docker
 
-    print(f"\n== engines alone: {per_host} containers per host, all hosts at once (SDK) ==")
-    clients = {
-        h: docker.DockerClient(base_url="unix://" + b.lab.host(h).docker_sock, max_pool_size=32)
-        for h in b.lab.hosts
-    }
-    labels = {"com.docker.swarm.service.name": SERVICE}
-    walls = []
-    for i in range(runs):
-        jobs = [(h, n) for h in b.lab.hosts for n in range(per_host)]
+        self.b, self.per_host = b, per_host
+        self.clients = {
+            h: docker.DockerClient(base_url="unix://" + b.lab.host(h).docker_sock, max_pool_size=32)
+            for h in b.lab.hosts
+        }
+        self.labels = {"com.docker.swarm.service.name": SERVICE}
+        self.walls: list[float] = []
+        print(f"\n== engines alone: {per_host} containers per host, all hosts at once (SDK) ==")
 
-        def run(job, i=i):
+    def run_once(self, i: int) -> float:
+        import concurrent.futures
+
+        jobs = [(h, n) for h in self.b.lab.hosts for n in range(self.per_host)]
+
+        def run(job):
             host, n = job
-            clients[host].containers.run(
-                "busybox:latest", ["sleep", "100000"], detach=True, init=True, labels=labels,
-                name=f"{SERVICE}{i}x{n}",
+            self.clients[host].containers.run(
+                "busybox:latest", ["sleep", "100000"], detach=True, init=True,
+                labels=self.labels, name=f"{SERVICE}{i}x{n}",
             )  # fmt: skip
 
         start = time.time()
         with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
             list(pool.map(run, jobs))
-        walls.append(time.time() - start)
-        print(f"run {i + 1}: {walls[-1]:.2f} s for {len(jobs)} containers (load {loadavg()})")
-        for c in clients.values():
-            for container in c.containers.list(all=True, filters={"label": list(labels)}):
+        self.walls.append(time.time() - start)
+        print(f"engines run {i + 1}: {self.walls[-1]:.2f} s for {len(jobs)} containers "
+              f"(load {loadavg()})")  # fmt: skip
+        for c in self.clients.values():
+            for container in c.containers.list(all=True, filters={"label": list(self.labels)}):
                 container.remove(force=True)
-    for c in clients.values():
-        c.close()
-    summary("engines alone, 30 containers running", walls)
+        return self.walls[-1]
+
+    def close(self) -> None:
+        for c in self.clients.values():
+            c.close()
+        summary("engines alone, 30 containers running", self.walls)
+
+
+def bench_engine(b: Bench, runs: int) -> None:
+    engines = EngineRuns(b)
+    for i in range(runs):
+        engines.run_once(i)
+    engines.close()
+
+
+def bench_paired(b: Bench, runs: int, poll: float = POLL) -> None:
+    """Create runs and engine runs in turns (which goes first alternates), so that both see the
+    same moments of a shared machine; then the difference within each pair."""
+    create, engines = CreateRuns(b, poll=poll), EngineRuns(b)
+    diffs = []
+    for i in range(runs):
+        if i % 2:
+            e = engines.run_once(i)
+            c = create.run_once(i)
+        else:
+            c = create.run_once(i)
+            e = engines.run_once(i)
+        diffs.append(c - e)
+    print()
+    create.print_summary()
+    engines.close()
+    summary("swarmlet minus engines alone, within each pair", diffs)
 
 
 def leader_of(b: Bench, via: str) -> str | None:
@@ -565,13 +622,15 @@ def main() -> int:
     print(f"load average at start: {loadavg()} ({os.cpu_count()} cores, shared)")
     benches: list[Bench] = []
     try:
-        if parts & {"create", "engine", "hostloss", "idle"}:
+        if parts & {"create", "engine", "paired", "hostloss", "idle"}:
             b = Bench()
             benches.append(b)
             b.up(3, 1, 2)
             print(f"lab {b.name}: 1 manager + 2 workers")
             if "idle" in parts:
                 bench_idle(b, args.idle_seconds, args.cli_runs)
+            if "paired" in parts:
+                bench_paired(b, args.create_runs, poll=args.create_poll)
             if "create" in parts:
                 bench_create(b, args.create_runs, poll=args.create_poll)
             if "engine" in parts:
