@@ -2,12 +2,18 @@
 registry): time to 30/30 replicas, time to replace a lost host's tasks, leader failover as the
 CLI sees it, and a daemon's idle cost.
 
-    python bench/cluster_bench.py [--only create,hostloss,failover,idle] [--create-runs 5]
-                                  [--hostloss-runs 10] [--failover-runs 20] [--idle-seconds 30]
-                                  [--idle-windows 1]
+    python bench/cluster_bench.py [--only create,engine,paired,hostloss,failover,idle]
+                                  [--create-runs 5] [--create-poll 0.25] [--hostloss-runs 10]
+                                  [--failover-runs 20] [--idle-seconds 30] [--idle-windows 1]
 
 idle: one manager and one worker of a 1-manager lab, then the leader and a follower of a
 3-manager lab, each over --idle-windows windows of --idle-seconds.
+
+`paired` runs the create figure and the engines' own time for the same containers in turns,
+and prints the difference within each pair (the machine is shared: its load moves a lot).
+The daemons run with SWARMLET_TRACE=1: the create figure is split into the steps of the
+manager and of each task on its worker, read from the trace marks in the hosts' logs
+(swarmlet/trace.py).
 
 Needs root (the lab). Prints figures; never passes or fails on them. The labs it makes are torn
 down on exit, also on failure, Ctrl-C or SIGTERM.
@@ -30,10 +36,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from swarmlet import trace  # noqa: E402
 from swarmlet.api.client import APIError, Client, DaemonUnreachable  # noqa: E402
 from tests.e2e.conftest import LabHandle, swarmlet_argv, swarmlet_env  # noqa: E402
 
 POLL = 0.05
+CREATE_POLL = 0.25  # as the CLI's progress display polls (0.2 s)
 DEADLINE = 180.0
 SERVICE = "bench"
 
@@ -164,44 +172,201 @@ def summary(label: str, samples: list[float], unit: str = "s") -> None:
     )
 
 
-def bench_create(b: Bench, runs: int, replicas: int = 30) -> None:
-    print(f"\n== service create --replicas {replicas} -> {replicas}/{replicas} running ==")
-    walls, sched, first_run, all_run = [], [], [], []
-    for i in range(runs):
+def read_marks(b: Bench, since: float) -> list[tuple[str, float, dict[str, str]]]:
+    """The daemons' trace marks (swarmlet/trace.py) from `since` on, all hosts together."""
+    marks = []
+    for h in b.lab.hosts:
+        path = Path(b.lab.host(h).swarmlet_data_dir) / "swarmlet.log"
+        with open(path, errors="replace") as f:
+            for line in f:
+                mark = trace.parse(line)
+                if mark is not None and mark[1] >= since:
+                    marks.append(mark)
+    return sorted(marks, key=lambda m: m[1])
+
+
+# Per task, the way from the leader's scheduling commit to the commit of its running state:
+# (phase, mark it starts at, mark it ends at); marks are named as `task_marks` names them.
+TASK_PHASES = [
+    ("dispatch: assignment committed -> worker has it", "assigned", "received"),
+    ("worker: received -> accepted", "received", "accepted"),
+    ("worker: accepted -> preparing", "accepted", "preparing"),
+    ("docker: image check/pull", "preparing", "image"),
+    ("docker: container create", "image", "created"),
+    ("worker: created -> start called", "created", "starting"),
+    ("docker: container start", "starting", "started"),
+    ("worker: started -> running seen", "started", "running"),
+    ("report: running -> sent", "running", "sending"),
+    ("commit: sent -> committed on leader", "sending", "committed"),
+]
+TASK_MILESTONES = ["received", "image", "created", "started", "running", "committed"]
+
+
+def task_marks(marks, task_ids: set[str]) -> dict[str, dict[str, float]]:
+    """For each task, the first time of each step (see TASK_PHASES)."""
+    out: dict[str, dict[str, float]] = {t: {} for t in task_ids}
+
+    def note(task_id, what, wall):
+        if task_id in out:
+            out[task_id].setdefault(what, wall)
+
+    assigned = next((w for e, w, _ in marks if e == "tasks.assigned"), None)
+    for event, wall, f in marks:
+        if event == "assignments.received":
+            for t in filter(None, f.get("tasks", "").split(",")):
+                note(t, "received", wall)
+        elif event == "task.state":
+            note(f.get("task"), f.get("state"), wall)
+        elif event in ("task.image", "task.created", "task.started"):
+            note(f.get("task"), event.split(".")[1], wall)
+        elif event in ("statuses.sending", "statuses.committed"):
+            for t in filter(None, f.get("running", "").split(",")):
+                note(t, event.split(".")[1], wall)
+    for steps in out.values():
+        if assigned is not None:
+            steps["assigned"] = assigned
+    return out
+
+
+def manager_split(marks, start: float) -> dict[str, float]:
+    """Offsets from the CLI's start of the manager's steps (first mark of each)."""
+    first: dict[str, float] = {}
+    for event, wall, f in marks:
+        key = event
+        if event == "assignments.sent":
+            if f.get("n") == "0":
+                continue
+            first.setdefault("assignments.sent (first node)", wall - start)
+            first["assignments.sent (last node)"] = wall - start
+            continue
+        first.setdefault(key, wall - start)
+    return first
+
+
+MANAGER_STEPS = [
+    ("CLI start -> API request received", "service.received"),
+    ("-> service committed (raft)", "service.committed"),
+    ("-> tasks created and committed (orchestrator)", "tasks.created"),
+    ("-> tasks pending and committed (allocator)", "tasks.pending"),
+    ("-> tasks assigned and committed (scheduler)", "tasks.assigned"),
+    ("-> first assignments sent (dispatcher)", "assignments.sent (first node)"),
+    ("-> last node's assignments sent", "assignments.sent (last node)"),
+]
+
+
+class Split:
+    """The traced split of the create runs: per run, then medians over the runs."""
+
+    def __init__(self):
+        self.manager: dict[str, list[float]] = {}
+        self.phases: dict[str, list[float]] = {}
+        self.milestones: dict[str, list[tuple[float, float]]] = {}
+
+    def add_run(self, marks, start: float, task_ids: set[str]) -> str:
+        for key, value in manager_split(marks, start).items():
+            self.manager.setdefault(key, []).append(value)
+        steps = task_marks(marks, task_ids)
+        parts = []
+        for name, a, z in TASK_PHASES:
+            d = [s[z] - s[a] for s in steps.values() if a in s and z in s]
+            if d:
+                self.phases.setdefault(name, []).append(statistics.median(d))
+                parts.append(f"{name.split(':')[0]} {statistics.median(d):.2f}")
+        for m in TASK_MILESTONES:
+            at = [s[m] - start for s in steps.values() if m in s]
+            if len(at) == len(task_ids):
+                self.milestones.setdefault(m, []).append((min(at), max(at)))
+        return "; ".join(parts)
+
+    def print(self) -> None:
+        if not self.manager:
+            print("(no trace marks found: were the daemons started with SWARMLET_TRACE=1?)")
+            return
+        print("manager side, offset from the CLI's start (median over runs, min-max):")
+        for label, key in MANAGER_STEPS:
+            v = self.manager.get(key)
+            if v:
+                print(f"  {label:50} +{statistics.median(v):.3f} s ({min(v):.3f}-{max(v):.3f})")
+        print("per task, duration of each phase (median over tasks, then median over runs):")
+        for name, _, _ in TASK_PHASES:
+            v = self.phases.get(name)
+            if v:
+                print(f"  {name:50} {statistics.median(v):.3f} s ({min(v):.3f}-{max(v):.3f})")
+        print("all tasks, first / last to reach each step, offset from the CLI's start (medians):")
+        for m in TASK_MILESTONES:
+            v = self.milestones.get(m)
+            if v:
+                lo = statistics.median(x for x, _ in v)
+                hi = statistics.median(y for _, y in v)
+                print(f"  {m:12} first +{lo:.2f} s  last +{hi:.2f} s")
+
+
+class CreateRuns:
+    """`service create --replicas N` to N/N running, one run at a time, with its traced split."""
+
+    def __init__(self, b: Bench, replicas: int = 30, poll: float = CREATE_POLL):
+        self.b, self.replicas, self.poll = b, replicas, poll
+        self.walls: list[float] = []
+        self.traced: list[float] = []
+        self.first_run: list[float] = []
+        self.all_run: list[float] = []
+        self.split = Split()
+        print(f"\n== service create --replicas {replicas} -> {replicas}/{replicas} running ==")
+        print(f"(the bench polls the manager's task list every {poll * 1000:.0f} ms)")
+
+    def run_once(self, i: int) -> float:
+        """One run; its time (traced when the daemons trace, else as the poll saw it)."""
+        b, replicas = self.b, self.replicas
         start = b.create_service(replicas)
-        seen_assigned = None
 
         def all_running():
-            nonlocal seen_assigned
             tasks = b.tasks()
-            if seen_assigned is None and any(t.get("NodeID") for t in tasks):
-                seen_assigned = time.time()
             up = [t for t in tasks if t["Status"]["State"] == "running"]
             return tasks if len(up) == replicas else None
 
-        tasks = wait_for(all_running)
+        tasks = wait_for(all_running, interval=self.poll)
         wall = time.time() - start
         created = min(parse_ts(t["CreatedAt"]) for t in tasks) - start
         stamps = sorted(parse_ts(t["Status"]["Timestamp"]) - start for t in tasks)
-        walls.append(wall)
-        sched.append(seen_assigned - start)
-        first_run.append(stamps[0])
-        all_run.append(stamps[-1])
+        self.walls.append(wall)
+        self.first_run.append(stamps[0])
+        self.all_run.append(stamps[-1])
         spread = {}
         names = b.node_ids()
         for t in tasks:
             spread[names.get(t["NodeID"], "?")] = spread.get(names.get(t["NodeID"], "?"), 0) + 1
+        time.sleep(trace.FLUSH_SECONDS + 0.3)  # the last marks reach the log files
+        marks = read_marks(b, start)
+        committed = [w for e, w, f in marks if e == "statuses.committed" and f.get("running")]
+        traced = ""
+        if committed:
+            self.traced.append(max(committed) - start)
+            traced = f"{self.traced[-1]:.2f} s traced, "
         print(
-            f"run {i + 1}: {wall:.2f} s to {replicas}/{replicas} (tasks created +{created:.2f} s, "
-            f"first seen assigned +{sched[-1]:.2f} s, first running +{stamps[0]:.2f} s, "
-            f"last running +{stamps[-1]:.2f} s; {dict(sorted(spread.items()))}; "
-            f"load {loadavg()})"
+            f"run {i + 1}: {traced}{wall:.2f} s seen by the poll (tasks created +{created:.2f} s, "
+            f"first running +{stamps[0]:.2f} s, last running +{stamps[-1]:.2f} s; "
+            f"{dict(sorted(spread.items()))}; load {loadavg()})"
         )
+        per_task = self.split.add_run(marks, start, {t["ID"] for t in tasks})
+        if per_task:
+            print(f"  traced, median per task (s): {per_task}")
         b.remove_service()
-    summary("wall time to all running", walls)
-    summary("  first task seen assigned (raft + scheduling)", sched)
-    summary("  first task running (dispatch + docker)", first_run)
-    summary("  last task running", all_run)
+        return self.traced[-1] if committed else wall
+
+    def print_summary(self) -> None:
+        if self.traced:
+            summary("time to all running (traced: last running state committed)", self.traced)
+        summary("time to all running (seen by the poll)", self.walls)
+        summary("  first task running (worker's timestamp)", self.first_run)
+        summary("  last task running (worker's timestamp)", self.all_run)
+        self.split.print()
+
+
+def bench_create(b: Bench, runs: int, poll: float = CREATE_POLL) -> None:
+    create = CreateRuns(b, poll=poll)
+    for i in range(runs):
+        create.run_once(i)
+    create.print_summary()
 
 
 def bench_hostloss(b: Bench, runs: int, replicas: int = 6, lost: str = "node3") -> None:
@@ -244,42 +409,76 @@ def bench_hostloss(b: Bench, runs: int, replicas: int = 6, lost: str = "node3") 
     )
 
 
-def bench_engine(b: Bench, runs: int, per_host: int = 10) -> None:
+class EngineRuns:
     """The engines' own floor for the create figure: the same 30 containers created and started
     through the docker SDK straight on the three engines, all at once (no swarmlet in the path;
     one thread per container, from this process: no CLI processes competing for the CPU)."""
-    import concurrent.futures
 
-    import docker
+    def __init__(self, b: Bench, per_host: int = 10):
+        import docker
 
-    print(f"\n== engines alone: {per_host} containers per host, all hosts at once (SDK) ==")
-    clients = {
-        h: docker.DockerClient(base_url="unix://" + b.lab.host(h).docker_sock, max_pool_size=32)
-        for h in b.lab.hosts
-    }
-    labels = {"com.docker.swarm.service.name": SERVICE}
-    walls = []
-    for i in range(runs):
-        jobs = [(h, n) for h in b.lab.hosts for n in range(per_host)]
+        self.b, self.per_host = b, per_host
+        self.clients = {
+            h: docker.DockerClient(base_url="unix://" + b.lab.host(h).docker_sock, max_pool_size=32)
+            for h in b.lab.hosts
+        }
+        self.labels = {"com.docker.swarm.service.name": SERVICE}
+        self.walls: list[float] = []
+        print(f"\n== engines alone: {per_host} containers per host, all hosts at once (SDK) ==")
 
-        def run(job, i=i):
+    def run_once(self, i: int) -> float:
+        import concurrent.futures
+
+        jobs = [(h, n) for h in self.b.lab.hosts for n in range(self.per_host)]
+
+        def run(job):
             host, n = job
-            clients[host].containers.run(
-                "busybox:latest", ["sleep", "100000"], detach=True, init=True, labels=labels,
-                name=f"{SERVICE}{i}x{n}",
+            self.clients[host].containers.run(
+                "busybox:latest", ["sleep", "100000"], detach=True, init=True,
+                labels=self.labels, name=f"{SERVICE}{i}x{n}",
             )  # fmt: skip
 
         start = time.time()
         with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
             list(pool.map(run, jobs))
-        walls.append(time.time() - start)
-        print(f"run {i + 1}: {walls[-1]:.2f} s for {len(jobs)} containers (load {loadavg()})")
-        for c in clients.values():
-            for container in c.containers.list(all=True, filters={"label": list(labels)}):
+        self.walls.append(time.time() - start)
+        print(f"engines run {i + 1}: {self.walls[-1]:.2f} s for {len(jobs)} containers "
+              f"(load {loadavg()})")  # fmt: skip
+        for c in self.clients.values():
+            for container in c.containers.list(all=True, filters={"label": list(self.labels)}):
                 container.remove(force=True)
-    for c in clients.values():
-        c.close()
-    summary("engines alone, 30 containers running", walls)
+        return self.walls[-1]
+
+    def close(self) -> None:
+        for c in self.clients.values():
+            c.close()
+        summary("engines alone, 30 containers running", self.walls)
+
+
+def bench_engine(b: Bench, runs: int) -> None:
+    engines = EngineRuns(b)
+    for i in range(runs):
+        engines.run_once(i)
+    engines.close()
+
+
+def bench_paired(b: Bench, runs: int, poll: float = CREATE_POLL) -> None:
+    """Create runs and engine runs in turns (which goes first alternates), so that both see the
+    same moments of a shared machine; then the difference within each pair."""
+    create, engines = CreateRuns(b, poll=poll), EngineRuns(b)
+    diffs = []
+    for i in range(runs):
+        if i % 2:
+            e = engines.run_once(i)
+            c = create.run_once(i)
+        else:
+            c = create.run_once(i)
+            e = engines.run_once(i)
+        diffs.append(c - e)
+    print()
+    create.print_summary()
+    engines.close()
+    summary("swarmlet minus engines alone, within each pair", diffs)
 
 
 def leader_of(b: Bench, via: str) -> str | None:
@@ -422,6 +621,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="create,engine,hostloss,failover,idle")
     parser.add_argument("--create-runs", type=int, default=5)
+    parser.add_argument(
+        "--create-poll",
+        type=float,
+        default=CREATE_POLL,
+        help="seconds between task list polls in the create runs (the traced figure does not "
+        "depend on it; a 50 ms poll takes CPU the engines need)",
+    )
     parser.add_argument("--hostloss-runs", type=int, default=10)
     parser.add_argument("--failover-runs", type=int, default=20)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
@@ -436,18 +642,21 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    os.environ["SWARMLET_TRACE"] = "1"  # the daemons the labs start log trace marks
     print(f"load average at start: {loadavg()} ({os.cpu_count()} cores, shared)")
     benches: list[Bench] = []
     try:
-        if parts & {"create", "engine", "hostloss", "idle"}:
+        if parts & {"create", "engine", "paired", "hostloss", "idle"}:
             b = Bench()
             benches.append(b)
             b.up(3, 1, 2)
             print(f"lab {b.name}: 1 manager + 2 workers")
             if "idle" in parts:
                 bench_idle(b, args.idle_seconds, args.cli_runs, args.idle_windows)
+            if "paired" in parts:
+                bench_paired(b, args.create_runs, poll=args.create_poll)
             if "create" in parts:
-                bench_create(b, args.create_runs)
+                bench_create(b, args.create_runs, poll=args.create_poll)
             if "engine" in parts:
                 bench_engine(b, args.create_runs)
             if "hostloss" in parts:

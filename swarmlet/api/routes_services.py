@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+from swarmlet import trace
 from swarmlet.api.cluster_common import (
     Cluster,
     api_errors,
@@ -63,6 +64,7 @@ def register(router: Router, cluster: Cluster) -> None:
 
     @api_errors
     async def create_service(request: Request, params: dict[str, str]):
+        trace.mark("service.received")
         spec = body_object(request, "service spec")
         ctx = await cluster.read(request)
         name = None if spec.get("Name") else random_name(_NAME_RNG)
@@ -73,6 +75,7 @@ def register(router: Router, cluster: Cluster) -> None:
             command,
             f"{NAME_CONFLICT}: service {command['object']['Spec']['Name']} already exists",
         )
+        trace.mark("service.committed", service=created["ID"])
         return Response(201, {"ID": created["ID"], "Warnings": None})
 
     @api_errors

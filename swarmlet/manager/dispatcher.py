@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import trio
 
+from swarmlet import trace
 from swarmlet.manager.context import ClusterContext
 from swarmlet.manager.dispatcher_core import DispatcherCore, heartbeat_period
 from swarmlet.manager.dispatcher_protocol import (
@@ -46,7 +47,7 @@ from swarmlet.wire.schema import SchemaError
 
 log = logging.getLogger(__name__)
 
-FLUSH_INTERVAL = 0.05
+FLUSH_INTERVAL = 0.05  # the pause after a status batch could not be proposed
 HEARTBEAT_FAILURE = "heartbeat failure"
 GOSSIP_FAILURE = "node unreachable"
 
@@ -77,7 +78,6 @@ class Dispatcher:
         self._wakes: dict[str, trio.Event] = {}  # session ID -> wakes its stream
         self._changed = trio.Event()
         self._status_added = trio.Event()
-        self._batch_full = trio.Event()
         self._node_writes: trio.MemorySendChannel | None = None
 
     def register_routes(self, router: Router) -> None:
@@ -236,13 +236,12 @@ class Dispatcher:
             return
 
     async def _flush(self, core: DispatcherCore) -> None:
-        """One store command per flush: after `flush_interval`, or sooner at a full batch."""
+        """One store command per flush, at once: what arrives while one is being committed
+        goes in the next (batches form under load, and nothing waits on a timer)."""
         single = 0  # after a batch failed for a reason other than a race: one by one
         while True:
             await self._status_added.wait()
-            with trio.move_on_after(self.flush_interval):
-                await self._batch_full.wait()
-            self._status_added, self._batch_full = trio.Event(), trio.Event()
+            self._status_added = trio.Event()
             while core.pending:
                 command, taken = core.flush(
                     self.ctx.store, self.ctx.timestamp(), limit=1 if single else None
@@ -258,6 +257,8 @@ class Dispatcher:
                     await trio.sleep(self.flush_interval)
                     continue
                 if result.ok:
+                    if trace.ENABLED:
+                        trace.mark("statuses.committed", n=len(taken), running=_running(taken))
                     continue
                 if isinstance(result.error, OutOfSequence):
                     core.retry(taken)  # a task changed meanwhile: rebuild against the store
@@ -293,6 +294,8 @@ class Dispatcher:
                     return  # replaced or expired: the worker registers again
                 for message in core.take(node_id, self.ctx.store):
                     await out.send(message)
+                    if trace.ENABLED:
+                        trace.mark("assignments.sent", node=node_id, n=len(message["updates"]))
                 if not core.has_messages(node_id):
                     await wake.wait()
         finally:
@@ -319,9 +322,11 @@ class Dispatcher:
             )
         if core.pending:
             self._status_added.set()
-            if core.pending >= core.max_batch:
-                self._batch_full.set()
         return {"rejected": len(rejected)}
+
+
+def _running(taken: dict[str, tuple[str, dict]]) -> list[str]:
+    return [task_id for task_id, (_, status) in taken.items() if status["State"] == "running"]
 
 
 def _description(value: dict | None) -> dict | None:

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterable, Callable
 
 import trio
 
+from swarmlet import trace
 from swarmlet.manager.allocator import AllocationError, Allocator, is_allocated, pending_task
 from swarmlet.manager.context import ClusterContext, NotLeaderError
 from swarmlet.manager.orchestrator.reconcile import Orchestrator, service_mode
@@ -323,6 +324,8 @@ class LeaderServices:
                 ops.append(commands.update("task", pending_task(task, service, now)))
         if ops:
             done = await self._propose(commands.batch(*ops), f"allocating {len(ops)} tasks")
+            if done:
+                trace.mark("tasks.pending", n=len(ops))
             if done is None:  # a lost race needs nothing: its write woke the loop already
                 self._retry_later(_PASS)
 
@@ -358,6 +361,8 @@ class LeaderServices:
                 continue
             command = self._plan_command(service, plan)
             done = False if command is None else await self._propose(command, f"service {sid}")
+            if done and plan.create:
+                trace.mark("tasks.created", service=sid, n=len(plan.create))
             if done is False:
                 self._dirty.add(sid)  # plan again from what the store says now
             elif done is None:
@@ -423,6 +428,8 @@ class LeaderServices:
         if not ops:
             return
         done = await self._propose(commands.batch(*ops), f"scheduling {len(result.assigned)} tasks")
+        if done and result.assigned:
+            trace.mark("tasks.assigned", n=len(result.assigned))
         if not done:
             for task, _ in result.assigned:  # not placed after all
                 self.scheduler.forget_task(task["ID"])

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import trio
 
+from swarmlet import trace
 from swarmlet.worker import controller as ctl
 from swarmlet.worker.docker_executor import LABEL_TASK_ID, ExecutorError
 
@@ -112,22 +113,34 @@ class Agent:
     ) -> None:
         task["Status"] = _stamp(task, status, self.clock(), container)
         self.report(task["ID"], task["Status"])
+        trace.mark("task.state", task=task["ID"], state=status.state)
 
     async def _control(self, task_id: str) -> None:
+        # What the engine showed of the container, while `fresh` (nothing was done since):
+        # after a step that only reported a status, the next decision reuses it instead of
+        # asking the engine again. The wake event is renewed before each look, so an engine
+        # event after the look still wakes the controller.
+        looked: ctl.Container | None = None
+        fresh = False
         while True:
-            self._wake[task_id] = trio.Event()
+            if not fresh:
+                self._wake[task_id] = trio.Event()
             task = self.tasks.get(task_id)
             if task is None:
                 await self._retire(task_id)
                 return
             current = ctl_state(task)
-            container = await self.executor.observe(task)
-            step = ctl.decide(current, task.get("DesiredState") or "running", container)
+            desired = task.get("DesiredState") or "running"
+            if not fresh and ctl.needs_container(current, desired):
+                looked, fresh = await self.executor.observe(task), True
+            container = looked if fresh else None
+            step = ctl.decide(current, desired, container)
             if step.report:
                 self._set_status(task, step.report, container)
             if step.action:
+                fresh = False
                 try:
-                    await self._perform(step.action, task)
+                    made = await self._perform(step.action, task)
                 except ExecutorError as exc:
                     self._set_status(task, ctl.failure(ctl_state(task), str(exc)), container)
                 except Exception as exc:  # an engine or SDK surprise fails this task only
@@ -135,22 +148,28 @@ class Agent:
                     self._set_status(task, ctl.failure(ctl_state(task), f"{step.action}: {exc}"))
                 else:
                     if step.then:
-                        after = await self.executor.observe(task)
-                        self._set_status(task, step.then, after)
+                        self._wake[task_id] = trio.Event()
+                        # a container just made is known without asking the engine
+                        looked = made if made is not None else await self.executor.observe(task)
+                        fresh = True
+                        self._set_status(task, step.then, looked)
             if step.report or step.action:
                 continue
+            fresh = False
             with trio.move_on_after(RECHECK_SECONDS):
                 await self._wake[task_id].wait()
 
-    async def _perform(self, action: str, task: dict) -> None:
+    async def _perform(self, action: str, task: dict) -> ctl.Container | None:
+        """Carry out an action; PREPARE may return the container it made."""
         if action == ctl.PREPARE:
-            await self.executor.prepare(task)
+            return await self.executor.prepare(task)
         elif action == ctl.START:
             await self.executor.start(task)
         elif action == ctl.STOP:
             await self.executor.stop(task)
         elif action == ctl.REMOVE:
             await self.executor.remove(task)
+        return None
 
     async def _retire(self, task_id: str) -> None:
         """The task is no longer this node's: its container goes, stopped first."""

@@ -83,6 +83,12 @@ def _exited(c: Container) -> Status:
     return Status("failed", "started", c.error or f"task: non-zero exit ({c.exit_code})")
 
 
+def needs_container(current: str, desired: str) -> bool:
+    """Whether `decide` looks at the container: not while a task that should run has not
+    been prepared yet (the runner then skips asking the engine)."""
+    return value(desired) > value("running") or value(current) > value("accepted")
+
+
 def decide(current: str, desired: str, container: Container | None) -> Step:
     """The next step for a task reported in `current`, wanted in `desired`."""
     ended = value(current) > value("running")

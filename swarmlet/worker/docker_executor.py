@@ -14,7 +14,9 @@ import docker
 import docker.errors
 import docker.types
 import trio
+from docker.models.containers import _create_container_args as create_args
 
+from swarmlet import trace
 from swarmlet.store import objects
 from swarmlet.worker.controller import Container
 
@@ -156,6 +158,19 @@ def observe_attrs(attrs: dict) -> Container:
     )
 
 
+def is_pinned(image: str) -> bool:
+    """An image named by digest (`name@sha256:...`) or by ID (`sha256:...`): it cannot change."""
+    return "@" in image or image.startswith("sha256:")
+
+
+class _SharedPull:
+    """One pull of an image and its outcome, for every task that waited on it."""
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.error: str | None = "pull did not finish"
+
+
 class DockerExecutor:
     """The engine operations a task controller needs."""
 
@@ -163,7 +178,7 @@ class DockerExecutor:
         self.node_id = node_id
         self.client = client or docker.from_env(timeout=120, max_pool_size=POOL)
         self.limiter = trio.CapacityLimiter(POOL)
-        self._pulls: dict[str, trio.Event] = {}
+        self._pulls: dict[str, _SharedPull] = {}
 
     async def _run(self, fn, *args, **kwargs):
         return await trio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self.limiter)
@@ -176,42 +191,67 @@ class DockerExecutor:
         return observe_attrs(attrs)
 
     async def _pull(self, image: str) -> None:
-        """Pull once per image at a time; use a local image when the pull fails, as Swarm does."""
-        event = self._pulls.get(image)
-        if event is not None:
-            await event.wait()
-        else:
-            event = self._pulls[image] = trio.Event()
+        """Make sure the engine has the image: pulled once per image at a time (tasks that
+        need it meanwhile share the pull and its outcome); a local image is used when the
+        pull fails, as Swarm does. As in Swarm, an image pinned by digest that is present
+        is not pulled again (a tag is: the registry may have moved it)."""
+        shared = self._pulls.get(image)
+        if shared is None:
+            shared = self._pulls[image] = _SharedPull()
             try:
-                # errors can also arrive inside the pull's output stream: the check below
-                # looks at what the engine has, whatever the pull said
-                await self._run(self.client.api.pull, image)
-            except docker.errors.APIError as exc:
-                log.info("pull of %s failed: %s", image, exc.explanation or exc)
+                shared.error = await self._fetch(image)
             finally:
                 del self._pulls[image]
-                event.set()
-        try:
-            await self._run(self.client.images.get, image)
-        except docker.errors.ImageNotFound:
-            raise ExecutorError(f"No such image: {image}") from None
+                shared.done.set()
+        else:
+            await shared.done.wait()
+        if shared.error:
+            raise ExecutorError(shared.error)
 
-    async def prepare(self, task: dict) -> None:
+    async def _fetch(self, image: str) -> str | None:
+        """Pull `image` unless pinned and present; what is wrong when the engine does not
+        have it after all, else None."""
+        if is_pinned(image) and await self._has_image(image):
+            return None
+        try:
+            # errors can also arrive inside the pull's output stream: the check below
+            # looks at what the engine has, whatever the pull said
+            await self._run(self.client.api.pull, image)
+        except docker.errors.APIError as exc:
+            log.info("pull of %s failed: %s", image, exc.explanation or exc)
+        return None if await self._has_image(image) else f"No such image: {image}"
+
+    async def _has_image(self, image: str) -> bool:
+        try:
+            await self._run(self.client.api.inspect_image, image)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    async def prepare(self, task: dict) -> Container | None:
+        """Pull and create; the container made (None when it existed already)."""
         image = task["Spec"]["ContainerSpec"]["Image"]
         await self._pull(image)
+        trace.mark("task.image", task=task["ID"])
         opts = create_options(task, self.node_id)
+        opts["version"] = self.client.api._version
         try:
-            await self._run(self.client.containers.create, **opts)
+            # the SDK's own translation of `containers.create` arguments, without the
+            # inspect that `containers.create` adds to build its Container object
+            made = await self._run(self.client.api.create_container, **create_args(opts))
         except docker.errors.APIError as exc:
             if exc.status_code == 409:  # made before a restart of the worker: keep it
-                return
+                return None
             raise ExecutorError(str(exc.explanation or exc)) from exc
+        trace.mark("task.created", task=task["ID"])
+        return Container(id=made.get("Id") or "")
 
     async def start(self, task: dict) -> None:
         try:
             await self._run(self.client.api.start, container_name(task))
         except docker.errors.APIError as exc:
             raise ExecutorError(str(exc.explanation or exc)) from exc
+        trace.mark("task.started", task=task["ID"])
 
     async def stop(self, task: dict) -> None:
         cs = (task.get("Spec") or {}).get("ContainerSpec") or {}

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import trio
 
+from swarmlet import trace
 from swarmlet.manager.dispatcher_protocol import (
     ASSIGNMENTS,
     HEARTBEAT_REPLY,
@@ -202,6 +203,9 @@ class WorkerSession:
                 continue
             batch = self._take_batch()
             updates = [{"task_id": t, "status": s} for t, s in batch.items()]
+            if trace.ENABLED:
+                running = [t for t, s in batch.items() if s.get("State") == "running"]
+                trace.mark("statuses.sending", n=len(batch), running=running)
             try:
                 await conn.request(STATUS_ROUTE, {"session_id": session_id, "updates": updates})
             except BaseException:
@@ -226,6 +230,8 @@ class WorkerSession:
         full: list[dict] = []
         async for chunk in reader:
             msg = ASSIGNMENTS.validate(chunk, "assignments")
+            if trace.ENABLED:
+                trace.mark("assignments.received", tasks=[t.get("ID") for t in msg["updates"]])
             if msg["seq"] != expected:
                 raise _SessionOver(f"assignment {msg['seq']} arrived, {expected} expected")
             expected += 1

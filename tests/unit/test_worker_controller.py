@@ -9,6 +9,7 @@ from swarmlet.worker.controller import (
     Status,
     decide,
     failure,
+    needs_container,
 )
 
 RUNNING = Container(running=True, id="c1", pid=10)
@@ -87,3 +88,17 @@ def test_a_vanished_container_fails_the_task():
 def test_after_a_worker_restart_a_started_container_is_observed_not_restarted():
     step = decide("ready", "running", RUNNING)
     assert step.action is None and step.report.state == "starting"
+
+
+@pytest.mark.parametrize("current", ["new", "pending", "assigned", "accepted"])
+def test_a_task_not_yet_prepared_is_decided_without_its_container(current):
+    assert not needs_container(current, "running")
+    assert decide(current, "running", None) == decide(current, "running", RUNNING)
+
+
+def test_the_container_is_needed_once_prepared_or_when_the_task_must_stop():
+    assert needs_container("preparing", "running")
+    assert needs_container("ready", "running")
+    assert needs_container("running", "running")
+    assert needs_container("accepted", "shutdown")
+    assert needs_container("new", "remove")
