@@ -35,12 +35,7 @@ def main() -> int:
     args = parser.parse_args()
     lab = LabHandle("ca" + secrets.token_hex(3)[:5], args.nodes)
     try:
-        for host in lab.hosts:
-            lab.start(host)
-        lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
-        token = lab.swarmlet("node1", "swarm", "join-token", "-q", "worker").stdout.strip()
-        for host in lab.hosts[1:]:
-            lab.swarmlet(host, "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
+        lab.form_swarm(dict.fromkeys(lab.hosts[1:], "worker"))
         eventually(lambda: lab.swarmlet("node1", "node", "ls").stdout.count("Ready") == args.nodes)
         samples = []
         for run in range(args.runs):

@@ -38,12 +38,7 @@ def main() -> int:
     name = unique_lab_name()
     try:
         lab = LabHandle(name, 3)
-        for host in lab.hosts:
-            lab.start(host)
-        lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
-        token = lab.swarmlet("node1", "swarm", "join-token", "-q", "worker").stdout.strip()
-        for host in ("node2", "node3"):
-            lab.swarmlet(host, "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
+        lab.form_swarm()
         script = (
             f"i=0; while [ $i -lt {args.lines} ]; do "
             "echo line $i of a log that is about eighty characters long, like many are; "

@@ -129,6 +129,27 @@ class LabHandle:
     def addr(self, host: str) -> str:
         return self._lab.host(host).addr
 
+    def form_swarm(self, joiners: dict[str, str] | None = None) -> dict[str, str]:
+        """Start the daemons of node1 and of `joiners` ({host: "worker"|"manager"}; default
+        node2 and node3 as workers), init on node1 and join the others one after another.
+        Returns the join tokens by role."""
+        joiners = {"node2": "worker", "node3": "worker"} if joiners is None else joiners
+        for host in ("node1", *joiners):
+            self.start(host)
+        self.swarmlet("node1", "swarm", "init", "--advertise-addr", self.addr("node1"))
+        tokens = {
+            role: self.swarmlet("node1", "swarm", "join-token", "-q", role).stdout.strip()
+            for role in ("worker", "manager")
+        }
+        for host, role in joiners.items():
+            self.swarmlet(host, "swarm", "join", "--token", tokens[role], self.remote)
+        return tokens
+
+    @property
+    def remote(self) -> str:
+        """node1's swarm address, as `swarm join` takes it."""
+        return f"{self.addr('node1')}:2377"
+
     def host(self, host: str):
         """The host's layout (docker_sock, swarmlet_data_dir, swarmlet_host, netns_path...)."""
         return self._lab.host(host)

@@ -16,12 +16,7 @@ MANAGERS = ("node1", "node2", "node3")
 
 @pytest.fixture(scope="module")
 def swarm(lab):
-    for host in MANAGERS:
-        lab.start(host)
-    lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
-    token = lab.swarmlet("node1", "swarm", "join-token", "-q", "manager").stdout.strip()
-    for host in MANAGERS[1:]:
-        lab.swarmlet(host, "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
+    lab.form_swarm(dict.fromkeys(MANAGERS[1:], "manager"))
     return {h: Client(lab.host(h).swarmlet_host, timeout=10) for h in MANAGERS}
 
 

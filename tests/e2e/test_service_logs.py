@@ -28,13 +28,7 @@ PREFIX = re.compile(r"^(chatty)\.(\d)\.([0-9a-z]{12})@(node\d)    \| (.*)$")
 
 @pytest.fixture(scope="module")
 def swarm(lab):
-    for host in lab.hosts:
-        lab.start(host)
-    lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
-    manager = lab.swarmlet("node1", "swarm", "join-token", "-q", "manager").stdout.strip()
-    worker = lab.swarmlet("node1", "swarm", "join-token", "-q", "worker").stdout.strip()
-    lab.swarmlet("node2", "swarm", "join", "--token", manager, f"{lab.addr('node1')}:2377")
-    lab.swarmlet("node3", "swarm", "join", "--token", worker, f"{lab.addr('node1')}:2377")
+    lab.form_swarm({"node2": "manager", "node3": "worker"})
     eventually(lambda: lab.swarmlet("node1", "node", "ls").stdout.count("Ready") == 3)
     lab.swarmlet("node1", "service", "create", "-d", "--name", SERVICE, "--replicas", "3",
                  "--replicas-max-per-node", "1", "busybox:latest", "sh", "-c", COMMAND)  # fmt: skip

@@ -15,13 +15,8 @@ LAB_NODES = 4  # node4 stays outside the swarm until a test joins it
 
 @pytest.fixture(scope="module")
 def swarm(lab):
-    for host in lab.hosts:
-        lab.start(host)
-    lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
-    token = lab.swarmlet("node1", "swarm", "join-token", "-q", "worker").stdout.strip()
-    for host in ("node2", "node3"):
-        lab.swarmlet(host, "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
-    lab.token = token
+    lab.token = lab.form_swarm()["worker"]
+    lab.start("node4")  # outside the swarm until a test joins it
     eventually(lambda: sw(lab, "node", "ls").count("Ready") == 3)
     return lab
 

@@ -19,14 +19,8 @@ LAB_NODES = 4  # node4 stays outside the swarm until it joins with the new token
 
 @pytest.fixture(scope="module")
 def swarm(lab):
-    for host in lab.hosts:
-        lab.start(host)
-    lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
-    remote = f"{lab.addr('node1')}:2377"
-    manager = lab.swarmlet("node1", "swarm", "join-token", "-q", "manager").stdout.strip()
-    worker = lab.swarmlet("node1", "swarm", "join-token", "-q", "worker").stdout.strip()
-    lab.swarmlet("node2", "swarm", "join", "--token", manager, remote)
-    lab.swarmlet("node3", "swarm", "join", "--token", worker, remote)
+    lab.form_swarm({"node2": "manager", "node3": "worker"})
+    lab.start("node4")  # outside the swarm until it joins with the new token
     eventually(lambda: sw(lab, "node", "ls").count("Ready") == 3)
     return lab
 

@@ -22,10 +22,9 @@ ANSWER_DEADLINE = 60.0
 
 @pytest.fixture(scope="module")
 def managers(lab):
-    for host in lab.hosts:
+    token = lab.form_swarm({})["manager"]
+    for host in ("node2", "node3"):
         lab.start(host)
-    lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
-    token = lab.swarmlet("node1", "swarm", "join-token", "-q", "manager").stdout.strip()
     # Both at once: the second membership change waits for the first instead of failing.
     join = ("swarmlet", "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}

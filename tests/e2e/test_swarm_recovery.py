@@ -12,12 +12,8 @@ LAB_NODES = 4
 
 @pytest.fixture(scope="module")
 def swarm(lab):
-    for host in lab.hosts:
-        lab.start(host)
-    lab.swarmlet("node1", "swarm", "init", "--advertise-addr", lab.addr("node1"))
-    token = lab.swarmlet("node1", "swarm", "join-token", "-q", "manager").stdout.strip()
-    for host in ("node2", "node3"):
-        lab.swarmlet(host, "swarm", "join", "--token", token, f"{lab.addr('node1')}:2377")
+    lab.form_swarm({"node2": "manager", "node3": "manager"})
+    lab.start("node4")  # outside the swarm until a test joins it
     return lab
 
 
