@@ -19,7 +19,6 @@ from swarmlet.cli.common import (
 )
 from swarmlet.cli.filters import filters_param, parse_filters
 from swarmlet.cli.format import print_inspect, print_listing, truncate_id
-from swarmlet.cli.logs import cmd_logs
 from swarmlet.cli.objects import remove
 from swarmlet.cli.tasks import add_task_flags, list_tasks, port_text, strip_digest
 
@@ -32,6 +31,12 @@ SERVICE_HEADERS = {
     "Image": "IMAGE",
     "Ports": "PORTS",
 }
+
+
+def cmd_logs(args) -> int:
+    from swarmlet.cli.logs import cmd_logs as fetch  # http.client and the stream format: only here
+
+    return fetch(args)
 
 
 def register(sub) -> None:

@@ -230,6 +230,7 @@ class Connection:
         self.session = session
         self.keepalive = keepalive
         self.keepalive_timeout = keepalive_timeout
+        self._last_heard = trio.current_time()  # when the peer last sent anything
         self.peer = session.peer
         self.router = router
         self.queue_size = queue_size
@@ -293,12 +294,17 @@ class Connection:
     async def _keepalive(self) -> None:
         """Close a session whose peer stopped answering. A peer cut off by the network sends
         no FIN or RST, so without this the session would look alive until TCP gives up
-        (many minutes), and requests and redials would keep going into it."""
+        (many minutes), and requests and redials would keep going into it. A peer heard
+        from within the interval is alive: only a quiet session is pinged, so the sessions
+        that carry heartbeats or gossip anyway cost no extra wake-ups."""
         while True:
-            await trio.sleep(self.keepalive)
+            await trio.sleep_until(self._last_heard + self.keepalive)
+            if trio.current_time() - self._last_heard < self.keepalive:
+                continue
             with trio.move_on_after(self.keepalive_timeout) as timer:
                 try:
                     await self.session.ping()
+                    self._last_heard = trio.current_time()  # its pong
                 except SessionClosed:
                     return
                 except Exception as exc:  # never the transport's end: this session's only
@@ -358,6 +364,7 @@ class Connection:
                 msg = await self.session.receive()
             except SessionClosed:
                 return
+            self._last_heard = trio.current_time()
             try:
                 if type(msg) is list:  # a batch
                     if not 1 < len(msg) <= MAX_BATCH:
