@@ -339,6 +339,20 @@ async def worker_pair(nursery, handler):
     return manager, worker, f"127.0.0.1:{port}"
 
 
+def stream_opener(manager, addr, *, check_node=False):
+    """`open_stream` for a LogMerger: a stream to the worker at `addr`, over `manager`."""
+
+    @contextlib.asynccontextmanager
+    async def open_stream(node_id, route, body):
+        conn = await manager.connection(addr)
+        if check_node:
+            assert conn.peer.node_id == node_id
+        async with conn.stream(route, body) as chunks:
+            yield chunks
+
+    return open_stream
+
+
 def store_for(worker_id):
     return FakeStore({
         ("node", worker_id): {"ID": worker_id, "Status": {"State": "ready"},
@@ -372,13 +386,7 @@ async def test_merge_relays_lines_and_reports_a_down_node():
     async with trio.open_nursery() as nursery:
         manager, worker, addr = await worker_pair(nursery, handler)
         wid = worker.creds.identity.node_id
-
-        @contextlib.asynccontextmanager
-        async def open_stream(node_id, route, body):
-            conn = await manager.connection(addr)
-            assert conn.peer.node_id == node_id
-            async with conn.stream(route, body) as chunks:
-                yield chunks
+        open_stream = stream_opener(manager, addr, check_node=True)
 
         tasks = [task("t1", wid), task("t2", "gone"), task("t3", wid, state="pending")]
         opts = LogOptions(tail="2", timestamps=True, details=True)
@@ -412,12 +420,7 @@ async def test_leaving_a_followed_stream_cancels_the_worker():
     async with trio.open_nursery() as nursery:
         manager, worker, addr = await worker_pair(nursery, handler)
         wid = worker.creds.identity.node_id
-
-        @contextlib.asynccontextmanager
-        async def open_stream(node_id, route, body):
-            conn = await manager.connection(addr)
-            async with conn.stream(route, body) as chunks:
-                yield chunks
+        open_stream = stream_opener(manager, addr)
 
         merger = LogMerger(store_for(wid), open_stream, LogOptions(follow=True),
                            lambda: [task("t1", wid)])  # fmt: skip
@@ -437,12 +440,7 @@ async def test_a_followed_service_picks_up_tasks_that_start_later():
     async with trio.open_nursery() as nursery:
         manager, worker, addr = await worker_pair(nursery, handler)
         wid = worker.creds.identity.node_id
-
-        @contextlib.asynccontextmanager
-        async def open_stream(node_id, route, body):
-            conn = await manager.connection(addr)
-            async with conn.stream(route, body) as chunks:
-                yield chunks
+        open_stream = stream_opener(manager, addr)
 
         tasks = [task("t1", wid), task("t2", wid, state="starting")]
         merger = LogMerger(store_for(wid), open_stream, LogOptions(follow=True), lambda: tasks)

@@ -10,17 +10,9 @@ from swarmlet.wire.endpoint import Listener, dial, open_connection
 from swarmlet.wire.handshake import HandshakeError, SessionPolicy
 from swarmlet.wire.session import SessionClosed
 
-from .wire_fixtures import TestCluster
+from .wire_fixtures import TestCluster, echo
 
 pytestmark = pytest.mark.anyio
-
-
-async def echo(session):
-    try:
-        while True:
-            await session.send(await session.receive())
-    except SessionClosed:
-        pass
 
 
 async def start_listener(nursery, creds, policy=SessionPolicy(), **kw):

@@ -9,9 +9,9 @@ from swarmlet.security.identity import NodeIdentity
 from swarmlet.security.tokens import JoinTokens, new_token_for_digest, parse_token
 from swarmlet.wire.endpoint import Listener, dial, request_certificate
 from swarmlet.wire.handshake import JoinError, SessionPolicy
-from swarmlet.wire.session import Credentials, SessionClosed
+from swarmlet.wire.session import Credentials
 
-from .wire_fixtures import TestCluster
+from .wire_fixtures import TestCluster, echo
 
 pytestmark = pytest.mark.anyio
 
@@ -29,13 +29,6 @@ class Manager:
         return self.ca.authorize_join(*args)
 
     async def start(self, nursery):
-        async def echo(session):
-            try:
-                while True:
-                    await session.send(await session.receive())
-            except SessionClosed:
-                pass
-
         self.listener = Listener(self.creds, echo, SessionPolicy(authorize_join=self.authorize))
         port = await nursery.start(self.listener.serve, "127.0.0.1", 0)
         return f"127.0.0.1:{port}"

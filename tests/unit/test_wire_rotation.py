@@ -14,7 +14,9 @@ from swarmlet.security.identity import NodeIdentity
 from swarmlet.security.tokens import JoinTokens
 from swarmlet.wire.endpoint import Listener, dial, request_certificate
 from swarmlet.wire.handshake import HandshakeError, SessionPolicy
-from swarmlet.wire.session import Credentials, SessionClosed
+from swarmlet.wire.session import Credentials
+
+from .wire_fixtures import echo
 
 pytestmark = pytest.mark.anyio
 
@@ -50,14 +52,6 @@ class Rotation:
         creds = self._creds(self.new, role)
         creds.root_public_key = self.new.public_key
         return creds
-
-
-async def echo(session):
-    try:
-        while True:
-            await session.send(await session.receive())
-    except SessionClosed:
-        pass
 
 
 async def talk(server, client, policy=SessionPolicy()):

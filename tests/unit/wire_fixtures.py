@@ -4,7 +4,7 @@ import time
 
 from swarmlet.security.certs import ClusterRoot
 from swarmlet.security.identity import NodeIdentity
-from swarmlet.wire.session import Credentials
+from swarmlet.wire.session import Credentials, SessionClosed
 
 
 class TestCluster:
@@ -21,3 +21,12 @@ class TestCluster:
         if revoked is not None:
             c.revoked = revoked
         return c
+
+
+async def echo(session):
+    """A session handler that sends back whatever it receives."""
+    try:
+        while True:
+            await session.send(await session.receive())
+    except SessionClosed:
+        pass
